@@ -1,0 +1,1 @@
+"""Podcast Brief: daily podcast insights as Dagster software-defined assets."""

@@ -1,0 +1,89 @@
+"""The DuckDB warehouse: one file under the home folder, Polars frames in and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources as package_files
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import sqlglot
+
+from podcast_assets.settings import home_dir
+
+_LOCK_RETRY_S = 60.0
+
+
+def _schema_sql() -> str:
+    return package_files.files("podcast_assets").joinpath("schema.sql").read_text()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """DuckDB file `<PODCAST_BRIEF_HOME>/warehouse.duckdb` unless `path` is set.
+
+    DuckDB allows one writing process per file, so `connect` waits (up to a minute) for another
+    process's lock instead of failing the step.
+    """
+
+    path: str | None = None
+
+    def db_path(self) -> Path:
+        return Path(self.path).expanduser().resolve() if self.path else home_dir() / "warehouse.duckdb"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        db_path = self.db_path()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + _LOCK_RETRY_S
+        while True:
+            try:
+                connection = duckdb.connect(str(db_path))
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        try:
+            connection.execute(_schema_sql())
+            yield connection
+        finally:
+            connection.close()
+
+    def query(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+        with self.connect() as connection:
+            return connection.execute(sql, params or []).pl()
+
+    def execute(self, sql: str, params: list | dict | None = None) -> None:
+        with self.connect() as connection:
+            connection.execute(sql, params or [])
+
+    def replace_partition(self, table: str, partition_date: dt.date, frame: pl.DataFrame) -> int:
+        """Delete the day's rows of `table` and insert `frame`, in one transaction. Returns rows written."""
+        quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
+        with self.connect() as connection:
+            connection.execute("BEGIN")
+            try:
+                connection.execute(f"DELETE FROM {quoted} WHERE partition_date = ?", [partition_date])
+                if frame.height:
+                    connection.register("incoming_frame", frame.to_arrow())
+                    connection.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM incoming_frame")
+                    connection.unregister("incoming_frame")
+                connection.execute("COMMIT")
+            except Exception:
+                connection.execute("ROLLBACK")
+                raise
+        return frame.height
+
+    def table_schema(self, table: str) -> dg.TableSchema:
+        frame = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        )
+        return dg.TableSchema(
+            columns=[dg.TableColumn(name, data_type) for name, data_type in frame.iter_rows()]
+        )

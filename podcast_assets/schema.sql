@@ -1,0 +1,139 @@
+-- The warehouse tables. Every daily-partitioned table is written per partition_date (delete, then insert).
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_url VARCHAR PRIMARY KEY,
+    title VARCHAR,
+    added_at TIMESTAMP,
+    etag VARCHAR,
+    last_modified VARCHAR,
+    last_polled_at TIMESTAMP,
+    last_status INTEGER,
+    last_error VARCHAR,
+    cache_path VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS episodes (
+    partition_date DATE NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    feed_url VARCHAR NOT NULL,
+    show_title VARCHAR,
+    guid VARCHAR,
+    title VARCHAR,
+    link VARCHAR,
+    published_at TIMESTAMP,
+    audio_url VARCHAR,
+    audio_type VARCHAR,
+    audio_path VARCHAR,
+    audio_bytes BIGINT,
+    audio_sha256 VARCHAR,
+    duration_s DOUBLE,
+    transcript_url VARCHAR,
+    transcript_type VARCHAR,
+    transcript_path VARCHAR,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    fetched_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS transcripts (
+    partition_date DATE NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    segment_index INTEGER NOT NULL,
+    start_s DOUBLE NOT NULL,
+    end_s DOUBLE NOT NULL,
+    text VARCHAR,
+    speaker VARCHAR,
+    source VARCHAR NOT NULL,
+    model VARCHAR,
+    language VARCHAR
+);
+
+-- One row per ok episode of the day: how its transcript was made, or why there is none.
+CREATE TABLE IF NOT EXISTS transcript_status (
+    partition_date DATE NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    source VARCHAR,
+    model VARCHAR,
+    language VARCHAR,
+    device VARCHAR,
+    n_segments INTEGER,
+    audio_s DOUBLE,
+    wall_s DOUBLE,
+    error VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS subscribers (
+    subscriber_id VARCHAR PRIMARY KEY,
+    email VARCHAR UNIQUE NOT NULL,
+    name VARCHAR,
+    interests VARCHAR NOT NULL,
+    feeds VARCHAR[],
+    created_at TIMESTAMP,
+    active BOOLEAN NOT NULL DEFAULT TRUE
+);
+
+CREATE TABLE IF NOT EXISTS insights (
+    partition_date DATE NOT NULL,
+    insight_id VARCHAR NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    start_s DOUBLE NOT NULL,
+    end_s DOUBLE NOT NULL,
+    text VARCHAR NOT NULL,
+    headline VARCHAR,
+    score DOUBLE NOT NULL,
+    signals VARCHAR
+);
+
+-- insight_embeddings is created by its asset: the FLOAT[d] dimension comes from the model.
+
+CREATE TABLE IF NOT EXISTS insight_clusters (
+    partition_date DATE NOT NULL,
+    insight_id VARCHAR NOT NULL,
+    cluster_id VARCHAR NOT NULL,
+    similarity_to_centroid DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS cluster_summaries (
+    partition_date DATE NOT NULL,
+    cluster_id VARCHAR NOT NULL,
+    label VARCHAR,
+    size INTEGER,
+    n_episodes INTEGER,
+    n_shows INTEGER,
+    salience DOUBLE,
+    trend VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS briefs (
+    partition_date DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    rank INTEGER NOT NULL,
+    insight_id VARCHAR NOT NULL,
+    score DOUBLE,
+    relevance DOUBLE,
+    cluster_id VARCHAR,
+    related_insight_ids VARCHAR[]
+);
+
+CREATE TABLE IF NOT EXISTS brief_documents (
+    partition_date DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    n_insights INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    markdown VARCHAR,
+    html VARCHAR,
+    text VARCHAR,
+    path VARCHAR
+);
+
+-- Not delete-then-insert: a delivered row is never rewritten, so a re-run never sends twice.
+CREATE TABLE IF NOT EXISTS brief_deliveries (
+    partition_date DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    message_id VARCHAR,
+    sent_at TIMESTAMP,
+    error VARCHAR,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (partition_date, subscriber_id)
+);
