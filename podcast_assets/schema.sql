@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     transcript_url VARCHAR,
     transcript_type VARCHAR,
     transcript_path VARCHAR,
+    transcript_error VARCHAR,
     status VARCHAR NOT NULL,
     error VARCHAR,
     fetched_at TIMESTAMP

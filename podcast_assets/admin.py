@@ -1,0 +1,81 @@
+"""Feed and subscriber registry operations shared by the CLI, the demo and the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlparse
+
+import polars as pl
+
+from podcast_assets.core.subscribers import normalize_email, parse_interests, subscriber_id_for
+from podcast_assets.resources.warehouse import WarehouseResource
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def add_feed(warehouse: WarehouseResource, feed_url: str, title: str | None = None) -> bool:
+    """Register a feed; returns False when it was already registered (its title is updated if given)."""
+    parsed = urlparse(feed_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise RegistryError(f"feed URL must be http(s)://...: {feed_url!r}")
+    with warehouse.connect() as connection:
+        exists = connection.execute("SELECT 1 FROM feeds WHERE feed_url = ?", [feed_url]).fetchone()
+        if exists:
+            if title:
+                connection.execute("UPDATE feeds SET title = ? WHERE feed_url = ?", [title, feed_url])
+            return False
+        connection.execute(
+            "INSERT INTO feeds (feed_url, title, added_at) VALUES (?, ?, ?)",
+            [feed_url, title, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )
+    return True
+
+
+def remove_feed(warehouse: WarehouseResource, feed_url: str) -> bool:
+    """Stop polling a feed. Its episodes stay: history is never deleted by unsubscribing."""
+    with warehouse.connect() as connection:
+        removed = connection.execute("DELETE FROM feeds WHERE feed_url = ? RETURNING feed_url", [feed_url]).fetchall()
+    return bool(removed)
+
+
+def list_feeds(warehouse: WarehouseResource) -> pl.DataFrame:
+    return warehouse.query("SELECT feed_url, title, added_at, last_polled_at, last_error FROM feeds ORDER BY added_at")
+
+
+def add_subscriber(
+    warehouse: WarehouseResource, email: str, interests: str, name: str | None = None, feeds: list[str] | None = None
+) -> str:
+    """Add or update a subscriber (keyed by email). Validates everything before writing anything."""
+    address = normalize_email(email)
+    parse_interests(interests)
+    feed_urls = [f.strip() for f in (feeds or []) if f.strip()]
+    for url in feed_urls:
+        if urlparse(url).scheme not in ("http", "https"):
+            raise RegistryError(f"feed restriction must be a feed URL: {url!r}")
+    subscriber_id = subscriber_id_for(address)
+    with warehouse.connect() as connection:
+        connection.execute(
+            """INSERT INTO subscribers (subscriber_id, email, name, interests, feeds, created_at, active)
+               VALUES (?, ?, ?, ?, ?, ?, TRUE)
+               ON CONFLICT (subscriber_id) DO UPDATE SET name = excluded.name, interests = excluded.interests,
+               feeds = excluded.feeds, active = TRUE""",
+            [subscriber_id, address, name, interests.strip(), feed_urls or None,
+             dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )
+    return subscriber_id
+
+
+def remove_subscriber(warehouse: WarehouseResource, email: str) -> bool:
+    """Deactivate (not delete): past briefs and deliveries keep pointing at a real subscriber."""
+    with warehouse.connect() as connection:
+        changed = connection.execute(
+            "UPDATE subscribers SET active = FALSE WHERE email = ? AND active RETURNING subscriber_id",
+            [normalize_email(email)],
+        ).fetchall()
+    return bool(changed)
+
+
+def list_subscribers(warehouse: WarehouseResource) -> pl.DataFrame:
+    return warehouse.query("SELECT subscriber_id, email, name, interests, feeds, active FROM subscribers ORDER BY email")

@@ -1,0 +1,165 @@
+"""episodes: the day's episodes of every registered feed, with their audio downloaded."""
+
+
+import datetime as dt
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
+from podcast_assets.core.episodes import EPISODE_COLUMNS, day_items, episode_row
+from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
+from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.http_client import DownloadError, HttpClientResource
+from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.settings import home_dir
+
+EPISODES_SCHEMA = {
+    "partition_date": pl.Date, "episode_id": pl.String, "feed_url": pl.String, "show_title": pl.String,
+    "guid": pl.String, "title": pl.String, "link": pl.String, "published_at": pl.Datetime("us"),
+    "audio_url": pl.String, "audio_type": pl.String, "audio_path": pl.String, "audio_bytes": pl.Int64,
+    "audio_sha256": pl.String, "duration_s": pl.Float64, "transcript_url": pl.String,
+    "transcript_type": pl.String, "transcript_path": pl.String, "transcript_error": pl.String,
+    "status": pl.String, "error": pl.String, "fetched_at": pl.Datetime("us"),
+}
+assert list(EPISODES_SCHEMA) == EPISODE_COLUMNS
+
+
+def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dict) -> ParsedFeed:
+    """Fetch with conditional GET; a 304 re-reads the cached copy so a re-run of a day sees the same items."""
+    cache_path = Path(feed["cache_path"]) if feed["cache_path"] else None
+    has_cache = cache_path is not None and cache_path.exists()
+    response = http.fetch_feed(
+        feed["feed_url"],
+        etag=feed["etag"] if has_cache else None,
+        last_modified=feed["last_modified"] if has_cache else None,
+    )
+    if response.body is None:
+        body = cache_path.read_bytes()
+    else:
+        body = response.body
+        cache_path = home_dir() / "feeds" / (hashlib.sha256(feed["feed_url"].encode()).hexdigest()[:16] + ".xml")
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_bytes(body)
+    parsed = parse_feed(body)
+    warehouse.execute(
+        """UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = now(), last_status = ?, last_error = NULL,
+           cache_path = ?, title = coalesce(title, ?) WHERE feed_url = ?""",
+        [response.etag, response.last_modified, response.status_code, str(cache_path), parsed.title,
+         feed["feed_url"]],
+    )
+    return parsed
+
+
+def _fetch_episode_files(http: HttpClientResource, row: dict, previous: dict | None) -> dict:
+    """Download audio (unless the same file is already here) and the publisher transcript; fill the row."""
+    audio_dir = home_dir() / "audio" / row["partition_date"].isoformat()
+    try:
+        if previous and previous["audio_path"] and Path(previous["audio_path"]).exists() and \
+                sha256_of(Path(previous["audio_path"])) == previous["audio_sha256"]:
+            path = Path(previous["audio_path"])
+            row.update(audio_path=str(path), audio_bytes=path.stat().st_size, audio_sha256=previous["audio_sha256"])
+        else:
+            destination = audio_dir / (row["episode_id"] + extension_for(row["audio_type"], row["audio_url"]))
+            download = http.download_audio(row["audio_url"], destination)
+            row.update(audio_path=str(download.path), audio_bytes=download.n_bytes, audio_sha256=download.sha256)
+        row["duration_s"] = probe_duration_s(Path(row["audio_path"]))
+    except (DownloadError, AudioError) as error:
+        row.update(status="failed", error=str(error))
+        return row
+    if row["transcript_url"]:
+        destination = home_dir() / "transcripts" / row["partition_date"].isoformat() / f"{row['episode_id']}.txt"
+        try:
+            row["transcript_path"] = str(http.download_text(row["transcript_url"], destination).path)
+        except DownloadError as error:
+            row["transcript_error"] = f"publisher transcript unavailable, will use ASR: {error}"
+    return row
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["feeds"],
+    kinds={"python", "duckdb"},
+    group_name="ingest",
+    check_specs=[dg.AssetCheckSpec("no_duplicate_episode_ids", asset="episodes")],
+)
+def episodes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, http: HttpClientResource
+) -> dg.MaterializeResult:
+    """Episodes published on the partition day (UTC) by every registered feed, audio downloaded with its sha256.
+
+    One row per episode; a dead enclosure, a non-audio or oversized file, corrupt audio or a malformed item is
+    a row with status 'failed' and the reason in `error`. A feed that cannot be fetched or parsed is recorded in
+    `feeds.last_error` and the other feeds go on.
+    """
+    day = dt.date.fromisoformat(context.partition_key)
+    feeds = warehouse.query("SELECT * FROM feeds ORDER BY feed_url").to_dicts()
+    other_days = set(
+        warehouse.query("SELECT episode_id FROM episodes WHERE partition_date <> ?", [day])["episode_id"].to_list()
+    )
+    stored = {
+        row["episode_id"]: row
+        for row in warehouse.query(
+            "SELECT episode_id, audio_path, audio_sha256 FROM episodes WHERE partition_date = ? AND status = 'ok'",
+            [day],
+        ).to_dicts()
+    }
+    rows: list[dict] = []
+    per_feed: list[dict] = []
+    for feed in feeds:
+        try:
+            parsed = _poll_feed(http, warehouse, feed)
+        except (DownloadError, FeedParseError, OSError) as error:
+            context.log.warning(f"feed {feed['feed_url']} skipped: {error}")
+            warehouse.execute(
+                "UPDATE feeds SET last_polled_at = now(), last_error = ? WHERE feed_url = ?",
+                [str(error), feed["feed_url"]],
+            )
+            per_feed.append({"feed_url": feed["feed_url"], "found": 0, "new": 0, "failed": 0, "feed_error": str(error)})
+            continue
+        items, duplicates = day_items(feed["feed_url"], parsed, day, other_days)
+        feed_rows = [episode_row(day, feed["feed_url"], feed["title"] or parsed.title, item) for item in items]
+        rows.extend(feed_rows)
+        per_feed.append({"feed_url": feed["feed_url"], "found": len(feed_rows), "duplicates_skipped": duplicates})
+
+    ready = [row for row in rows if row["status"] == "ok"]
+    with ThreadPoolExecutor(max_workers=http.download_workers) as pool:
+        list(pool.map(lambda row: _fetch_episode_files(http, row, stored.get(row["episode_id"])), ready))
+
+    frame = pl.DataFrame(rows, schema=EPISODES_SCHEMA, orient="row") if rows else pl.DataFrame(schema=EPISODES_SCHEMA)
+    warehouse.replace_partition("episodes", day, frame)
+
+    for summary in per_feed:
+        feed_frame = frame.filter(pl.col("feed_url") == summary["feed_url"])
+        summary["new"] = feed_frame.filter(~pl.col("episode_id").is_in(list(stored))).height
+        summary["failed"] = feed_frame.filter(pl.col("status") == "failed").height
+    failures = frame.filter(pl.col("status") == "failed")
+    duplicates = warehouse.query(
+        "SELECT episode_id, count(*) AS n FROM episodes GROUP BY episode_id HAVING count(*) > 1"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "dagster/column_schema": warehouse.table_schema("episodes"),
+            "episodes_ok": frame.height - failures.height,
+            "episodes_failed": failures.height,
+            "audio_hours": float(frame["duration_s"].fill_null(0).sum()) / 3600,
+            "feeds_polled": len(feeds),
+            "feeds_with_errors": sum(1 for s in per_feed if s.get("feed_error")),
+            "per_feed": dg.MetadataValue.md(markdown_table(pl.DataFrame(per_feed))) if per_feed else "_no feeds_",
+            "episodes": dg.MetadataValue.md(
+                markdown_table(frame.select("show_title", "title", "published_at", "duration_s", "status", "error"))
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_duplicate_episode_ids",
+                passed=duplicates.is_empty(),
+                metadata={"duplicate_ids": duplicates.height},
+            )
+        ],
+    )

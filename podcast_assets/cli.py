@@ -1,0 +1,110 @@
+"""`podcast-brief`: what ops staff and the demo need outside the Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from podcast_assets.admin import (
+    RegistryError, add_feed, add_subscriber, list_feeds, list_subscribers, remove_feed, remove_subscriber,
+)
+from podcast_assets.core.subscribers import InvalidSubscriber
+from podcast_assets.resources.warehouse import WarehouseResource
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podcast-brief", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    feeds = commands.add_parser("feeds", help="register podcast feeds").add_subparsers(dest="action", required=True)
+    feeds_add = feeds.add_parser("add", help="register a feed URL")
+    feeds_add.add_argument("url")
+    feeds_add.add_argument("--title")
+    feeds.add_parser("list", help="list registered feeds")
+    feeds.add_parser("remove", help="stop polling a feed").add_argument("url")
+
+    subs = commands.add_parser("subscribers", help="manage subscribers").add_subparsers(dest="action", required=True)
+    subs_add = subs.add_parser("add", help="add or update a subscriber")
+    subs_add.add_argument("email")
+    subs_add.add_argument("--interests", required=True, help='free text, e.g. "AI safety, battery chemistry"')
+    subs_add.add_argument("--name")
+    subs_add.add_argument("--feeds", help="comma-separated feed URLs to restrict the brief to")
+    subs.add_parser("list", help="list subscribers")
+    subs.add_parser("remove", help="deactivate a subscriber").add_argument("email")
+
+    run = commands.add_parser("run", help="materialize every asset of a day (or a range) through Dagster")
+    run.add_argument("--date", type=_date)
+    run.add_argument("--from", dest="from_date", type=_date)
+    run.add_argument("--to", dest="to_date", type=_date)
+
+    demo = commands.add_parser("demo", help="serve the built-in demo network on 127.0.0.1 and run its day")
+    demo.add_argument("--port", type=int, default=8751, help="0 picks a free port")
+    demo.add_argument("--serve", action="store_true", help="keep serving the demo network after the run")
+    return parser
+
+
+def _print_frame(frame) -> None:
+    if frame.is_empty():
+        print("(none)")
+        return
+    with __import__("polars").Config(tbl_rows=200, tbl_cols=20, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
+        print(frame)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warehouse = WarehouseResource()
+    try:
+        if args.command == "feeds":
+            if args.action == "add":
+                added = add_feed(warehouse, args.url, args.title)
+                print(("added " if added else "already registered: ") + args.url)
+            elif args.action == "list":
+                _print_frame(list_feeds(warehouse))
+            elif args.action == "remove":
+                if not remove_feed(warehouse, args.url):
+                    print(f"not registered: {args.url}", file=sys.stderr)
+                    return 1
+                print(f"removed {args.url}")
+        elif args.command == "subscribers":
+            if args.action == "add":
+                feeds = args.feeds.split(",") if args.feeds else None
+                subscriber_id = add_subscriber(warehouse, args.email, args.interests, args.name, feeds)
+                print(f"subscriber {subscriber_id}: {args.email}")
+            elif args.action == "list":
+                _print_frame(list_subscribers(warehouse))
+            elif args.action == "remove":
+                if not remove_subscriber(warehouse, args.email):
+                    print(f"no active subscriber {args.email}", file=sys.stderr)
+                    return 1
+                print(f"deactivated {args.email}")
+        elif args.command == "run":
+            from podcast_assets.runner import run_days
+
+            if args.date and (args.from_date or args.to_date):
+                raise RegistryError("use either --date or --from/--to")
+            first = args.date or args.from_date
+            last = args.date or args.to_date or first
+            if first is None:
+                raise RegistryError("run needs --date YYYY-MM-DD or --from D1 --to D2")
+            return 0 if run_days(first, last) else 1
+        elif args.command == "demo":
+            from podcast_assets.demo.run import run_demo
+
+            return run_demo(port=args.port, serve=args.serve)
+    except (RegistryError, InvalidSubscriber) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

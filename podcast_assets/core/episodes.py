@@ -1,0 +1,65 @@
+"""Turning one feed's items into the day's episode rows: identity, de-duplication, per-item failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from podcast_assets.core.rss import FeedItem, ParsedFeed, episode_id_for, items_published_on
+
+EPISODE_COLUMNS = [
+    "partition_date", "episode_id", "feed_url", "show_title", "guid", "title", "link", "published_at",
+    "audio_url", "audio_type", "audio_path", "audio_bytes", "audio_sha256", "duration_s", "transcript_url",
+    "transcript_type", "transcript_path", "transcript_error", "status", "error", "fetched_at",
+]
+
+
+@dataclass
+class DayItem:
+    """One item of the partition day, with its identity and (if it cannot be used) why."""
+
+    episode_id: str
+    item: FeedItem
+    problem: str | None
+
+
+def day_items(feed_url: str, feed: ParsedFeed, day: dt.date, seen_on_other_days: set[str]) -> tuple[list[DayItem], int]:
+    """The feed's items published on `day`, one per episode id.
+
+    A guid repeated in the feed, or an episode already stored under another day (a re-dated item),
+    is skipped rather than duplicated. Returns the items and how many were skipped as duplicates.
+    """
+    chosen: dict[str, DayItem] = {}
+    duplicates = 0
+    for item in items_published_on(feed, day):
+        episode_id = episode_id_for(feed_url, item.guid, item.audio_url, fallback=f"{item.title}|{item.published_at}")
+        if episode_id in chosen or episode_id in seen_on_other_days:
+            duplicates += 1
+            continue
+        chosen[episode_id] = DayItem(episode_id, item, item.problem)
+    return list(chosen.values()), duplicates
+
+
+def episode_row(partition_date: dt.date, feed_url: str, show_title: str | None, day_item: DayItem) -> dict:
+    """The row for an item before download; the caller fills audio/transcript fields and the status."""
+    item = day_item.item
+    transcript = item.best_transcript()
+    row = dict.fromkeys(EPISODE_COLUMNS)
+    row.update(
+        partition_date=partition_date,
+        episode_id=day_item.episode_id,
+        feed_url=feed_url,
+        show_title=show_title,
+        guid=item.guid,
+        title=item.title,
+        link=item.link,
+        published_at=item.published_at.replace(tzinfo=None) if item.published_at else None,
+        audio_url=item.audio_url,
+        audio_type=item.audio_type,
+        transcript_url=transcript.url if transcript else None,
+        transcript_type=transcript.type if transcript else None,
+        status="failed" if day_item.problem else "ok",
+        error=day_item.problem,
+        fetched_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    )
+    return row

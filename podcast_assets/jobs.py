@@ -1,0 +1,18 @@
+"""The daily job and its schedule: every partitioned asset of one day, each morning for the day before."""
+
+import dagster as dg
+
+DAILY_JOB_NAME = "daily_brief"
+# Asset groups whose assets are all daily-partitioned; the job runs them for one publication day.
+DAILY_GROUPS = ("ingest", "insights", "delivery", "sql_daily")
+
+daily_brief_job = dg.define_asset_job(
+    DAILY_JOB_NAME,
+    selection=dg.AssetSelection.groups(*DAILY_GROUPS),
+    description="Materialize every daily-partitioned asset of one publication day.",
+)
+
+# 05:00 UTC: the previous day's episodes are all published; the schedule targets yesterday's partition.
+daily_brief_schedule = dg.build_schedule_from_partitioned_job(
+    daily_brief_job, hour_of_day=5, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
+)

