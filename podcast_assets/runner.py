@@ -16,13 +16,25 @@ def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.Exec
     """Materialize every daily asset of `day`. Per-episode failures are rows, not a failed run."""
     from podcast_assets.definitions import defs
 
-    job = defs.resolve_job_def(DAILY_JOB_NAME)
-    return job.execute_in_process(
-        partition_key=day.isoformat(),
-        instance=instance or dg.DagsterInstance.get(),
-        raise_on_error=False,
+    instance = instance or dg.DagsterInstance.get()
+    result = defs.resolve_job_def(DAILY_JOB_NAME).execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False,
         tags={"podcast_brief/launched_by": "cli"},
     )
+    return result
+
+
+def refresh_unpartitioned_sql(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult | None:
+    """Views and tables of dbt_like_sql/ that span all days: rebuilt after the day's run."""
+    from podcast_assets.assets.sql_models import unpartitioned_sql_asset_keys
+    from podcast_assets.definitions import defs
+
+    keys = unpartitioned_sql_asset_keys(defs)
+    if not keys:
+        return None
+    job = dg.define_asset_job("sql_refresh", selection=dg.AssetSelection.assets(*keys))
+    resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("sql_refresh")
+    return resolved.execute_in_process(instance=instance, raise_on_error=False)
 
 
 def run_days(first: dt.date, last: dt.date) -> bool:
@@ -42,4 +54,8 @@ def run_days(first: dt.date, last: dt.date) -> bool:
                         print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
                 ok = False
             day += dt.timedelta(days=1)
+        refreshed = refresh_unpartitioned_sql(instance)
+        if refreshed is not None and not refreshed.success:
+            print("refreshing the unpartitioned SQL models failed")
+            ok = False
     return ok

@@ -13,6 +13,7 @@ from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
 from podcast_assets.core.episodes import EPISODE_COLUMNS, day_items, episode_row
 from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
+from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -85,6 +86,7 @@ def _fetch_episode_files(http: HttpClientResource, row: dict, previous: dict | N
     deps=["feeds"],
     kinds={"python", "duckdb"},
     group_name="ingest",
+    retry_policy=NETWORK_RETRY_POLICY,
     check_specs=[dg.AssetCheckSpec("no_duplicate_episode_ids", asset="episodes")],
 )
 def episodes(

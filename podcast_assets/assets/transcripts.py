@@ -12,6 +12,7 @@ from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_transcript
 from podcast_assets.core.transcripts import normalize_segments, segment_time_problems
+from podcast_assets.execution import GPU_OP_TAGS
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -79,6 +80,7 @@ def _transcribe_episode(episode: dict, transcriber: TranscriberResource) -> tupl
     kinds={"python", "duckdb", "whisperx"},
     group_name="ingest",
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     check_specs=[
         dg.AssetCheckSpec("every_ok_episode_has_transcript_or_reason", asset="transcripts"),
         dg.AssetCheckSpec("segment_times_ordered_and_within_audio", asset="transcripts"),

@@ -18,8 +18,9 @@ from pathlib import Path
 from podcast_assets.demo.network import VOICES, all_episodes
 
 MEDIA_DIR = Path(__file__).parent / "media"
-PAUSE_S = 0.7
-WORDS_PER_MINUTE = 165
+# Long pauses between paragraphs let the VAD cut there, so ASR segments end where sentences end.
+PAUSE_S = 1.2
+WORDS_PER_MINUTE = 150
 
 
 def _speak(text: str, voice: str, wav_path: Path) -> tuple[bytes, int]:

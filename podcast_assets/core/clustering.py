@@ -1,0 +1,107 @@
+"""Grouping insights by idea across episodes and shows, labelling the groups, and telling new themes from old.
+
+Granularity is one idea, not one topic: agglomerative clustering with average linkage that only merges groups
+whose mean cosine similarity is at least `SAME_IDEA_SIMILARITY`. With all-MiniLM-L6-v2, two shows stating the
+same finding in their own words score 0.74-0.88 on the demo network (0.48 when ASR garbles one side), while two
+different findings on one topic score 0.33-0.54; 0.6 sits between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import CountVectorizer
+
+SAME_IDEA_SIMILARITY = 0.6
+RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    cluster_index: int
+    label: str
+    size: int
+    n_episodes: int
+    n_shows: int
+    salience: float
+    trend: str
+    centroid: np.ndarray
+
+
+def cluster_ideas(embeddings: np.ndarray, threshold: float = SAME_IDEA_SIMILARITY) -> np.ndarray:
+    """Cluster index per row of unit-norm `embeddings`."""
+    if len(embeddings) == 0:
+        return np.zeros(0, dtype=int)
+    if len(embeddings) == 1:
+        return np.zeros(1, dtype=int)
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=1.0 - threshold
+    )
+    return model.fit_predict(embeddings)
+
+
+def ctfidf_labels(texts: list[str], labels: np.ndarray, top_n: int = 3) -> dict[int, str]:
+    """Class-based TF-IDF (as in BERTopic): the terms that set each cluster apart from the others."""
+    clusters = sorted(set(int(label) for label in labels))
+    documents = [" ".join(t for t, label in zip(texts, labels, strict=True) if label == c) for c in clusters]
+    try:
+        vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
+        counts = vectorizer.fit_transform(documents).toarray().astype(float)
+    except ValueError:  # only stop words
+        return {c: "misc" for c in clusters}
+    term_frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    average_words = counts.sum() / len(clusters)
+    idf = np.log(1 + average_words / np.maximum(counts.sum(axis=0), 1))
+    weights = term_frequency * idf
+    terms = vectorizer.get_feature_names_out()
+    result = {}
+    for row, cluster in enumerate(clusters):
+        picked: list[str] = []
+        for index in np.argsort(-weights[row]):
+            term = terms[index]
+            if weights[row, index] <= 0 or len(picked) == top_n:
+                break
+            if any(term in p or p in term for p in picked):  # "sodium" and "sodium ion" say the same
+                continue
+            picked.append(term)
+        result[cluster] = ", ".join(picked) or "misc"
+    return result
+
+
+def summarize_clusters(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    texts: list[str],
+    episode_ids: list[str],
+    show_ids: list[str],
+    quality: list[float],
+    previous_centroids: np.ndarray,
+    previous_sizes: np.ndarray,
+) -> list[ClusterSummary]:
+    """Label, size, reach and salience of each cluster, and its trend against earlier days' clusters.
+
+    salience = 0.5 * share of the day's shows that speak of it + 0.2 * size (capped at 5) + 0.3 * mean quality.
+    trend: `new` (nothing like it in the look-back window), `rising` (seen before, bigger today), `recurring`.
+    """
+    names = ctfidf_labels(texts, labels)
+    all_shows = max(len(set(show_ids)), 1)
+    summaries = []
+    for cluster in sorted(set(int(label) for label in labels)):
+        members = np.flatnonzero(labels == cluster)
+        centroid = embeddings[members].mean(axis=0)
+        centroid = centroid / (np.linalg.norm(centroid) or 1.0)
+        n_shows = len({show_ids[i] for i in members})
+        salience = 0.5 * n_shows / all_shows + 0.2 * min(len(members), 5) / 5 + 0.3 * float(np.mean([quality[i] for i in members]))
+        trend = "new"
+        if len(previous_centroids):
+            similarity = previous_centroids @ centroid
+            matched = similarity >= RECURRING_SIMILARITY
+            if matched.any():
+                trend = "rising" if len(members) > float(previous_sizes[matched].mean()) else "recurring"
+        summaries.append(
+            ClusterSummary(cluster, names[cluster], len(members), len({episode_ids[i] for i in members}), n_shows,
+                           round(salience, 4), trend, centroid)
+        )
+    return summaries

@@ -1,0 +1,60 @@
+"""Rendering a brief as Markdown, HTML and plain text from Jinja2 templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import jinja2
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("podcast_assets", "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def clock(seconds: float) -> str:
+    """23:14 or 1:02:03."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def deep_link(audio_url: str | None, episode_link: str | None, start_s: float) -> str | None:
+    """The moment it was said: the enclosure with a media fragment (`#t=SECONDS`), else the episode page."""
+    if audio_url:
+        return f"{audio_url.split('#')[0]}#t={int(start_s)}"
+    return episode_link
+
+
+@dataclass
+class BriefItem:
+    text: str
+    show: str
+    episode_title: str
+    start_s: float
+    link: str | None
+    related: list[BriefItem] = field(default_factory=list)
+
+    @property
+    def at(self) -> str:
+        return clock(self.start_s)
+
+
+@dataclass
+class BriefDocument:
+    subscriber_name: str
+    day: dt.date
+    interests: str
+    items: list[BriefItem]
+
+    def render(self) -> dict[str, str]:
+        context = {"brief": self}
+        return {
+            kind: _ENVIRONMENT.get_template(f"brief.{kind}.j2").render(context)
+            for kind in ("md", "html", "txt")
+        }
