@@ -1,0 +1,125 @@
+"""The episodes asset against a real HTTP server: happy path and every per-item failure."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from podcast_assets.admin import add_feed
+from podcast_assets.assets.episodes import episodes
+from podcast_assets.demo.feeds import media_bytes
+from podcast_assets.demo.server import Resource
+from podcast_assets.resources.http_client import HttpClientResource
+from podcast_assets.resources.warehouse import WarehouseResource
+
+DAY = dt.date(2026, 11, 24)
+MP3 = media_bytes("deep-rest-8.mp3")
+
+
+def _item(title: str, guid: str | None, audio_path: str | None, day: dt.date = DAY, extra: str = "") -> str:
+    guid_xml = f"<guid>{guid}</guid>" if guid else ""
+    enclosure = f'<enclosure url="{{base}}{audio_path}" type="audio/mpeg" length="100"/>' if audio_path else ""
+    return (f"<item><title>{title}</title>{guid_xml}<pubDate>{day:%a, %d %b %Y} 10:00:00 GMT</pubDate>"
+            f"{enclosure}{extra}</item>")
+
+
+def _rss(base: str, items: list[str]) -> bytes:
+    body = "".join(items).replace("{base}", base)
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'
+        f"<channel><title>Test show</title>{body}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def world(home, site):
+    base = site.base_url
+    site.site.resources.update({
+        "/good.mp3": Resource(MP3, "audio/mpeg"),
+        "/other-day.mp3": Resource(MP3, "audio/mpeg"),
+        "/corrupt.mp3": Resource(b"ID3\x04\x00" + b"\x00garbage" * 500, "audio/mpeg"),
+        "/error-page.mp3": Resource(b"<!DOCTYPE html><html>Oops</html>", "text/html"),
+        "/big.mp3": Resource(MP3, "audio/mpeg"),
+        "/t.vtt": Resource(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hello.\n", "text/vtt"),
+        "/bad.xml": Resource(b"<rss><channel><title>broken", "application/rss+xml"),
+    })
+    site.site.redirects["/moved.mp3"] = "/big.mp3"
+    items = [
+        _item("Good", "good", "/good.mp3",
+              extra=f'<podcast:transcript url="{base}/t.vtt" type="text/vtt"/>'),
+        _item("Good again (duplicate guid)", "good", "/good.mp3"),
+        _item("Redirected, no guid", None, "/moved.mp3"),
+        _item("Dead link", "dead", "/missing.mp3"),
+        _item("Corrupt", "corrupt", "/corrupt.mp3"),
+        _item("Not audio", "html", "/error-page.mp3"),
+        _item("No enclosure", "none", None),
+        _item("Yesterday", "y", "/other-day.mp3", day=DAY - dt.timedelta(days=1)),
+    ]
+    site.site.resources["/feed.xml"] = Resource(_rss(base, items), "application/rss+xml")
+    warehouse = WarehouseResource()
+    add_feed(warehouse, site.url("/feed.xml"))
+    add_feed(warehouse, site.url("/bad.xml"))
+    add_feed(warehouse, site.url("/gone.xml"))
+    return warehouse
+
+
+def _materialize(day: dt.date, http: HttpClientResource | None = None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [episodes],
+        partition_key=day.isoformat(),
+        resources={"warehouse": WarehouseResource(), "http": http or HttpClientResource(timeout_s=5)},
+    )
+
+
+def test_episodes_day_with_failures_recorded_per_item(world, site):
+    result = _materialize(DAY)
+    assert result.success
+    rows = {r["title"]: r for r in world.query("SELECT * FROM episodes WHERE partition_date = ?", [DAY]).to_dicts()}
+    assert set(rows) == {"Good", "Redirected, no guid", "Dead link", "Corrupt", "Not audio", "No enclosure"}
+    good = rows["Good"]
+    assert good["status"] == "ok" and good["error"] is None
+    assert Path(good["audio_path"]).read_bytes() == MP3
+    assert len(good["audio_sha256"]) == 64 and good["duration_s"] == pytest.approx(45.0, abs=15)
+    assert good["transcript_type"] == "text/vtt" and Path(good["transcript_path"]).read_text().startswith("WEBVTT")
+    assert rows["Redirected, no guid"]["status"] == "ok"  # redirects followed; id from the enclosure URL
+    assert rows["Dead link"]["status"] == "failed" and "HTTP 404" in rows["Dead link"]["error"]
+    assert rows["Corrupt"]["status"] == "failed" and "corrupt" in rows["Corrupt"]["error"]
+    assert rows["Not audio"]["status"] == "failed" and rows["Not audio"]["error"].startswith("not audio")
+    assert rows["No enclosure"]["error"] == "malformed item: no audio enclosure"
+
+    feeds = {r["feed_url"]: r for r in world.query("SELECT * FROM feeds").to_dicts()}
+    assert feeds[site.url("/feed.xml")]["last_error"] is None
+    assert "malformed feed" in feeds[site.url("/bad.xml")]["last_error"]
+    assert "HTTP 404" in feeds[site.url("/gone.xml")]["last_error"]
+
+    materialization = result.asset_materializations_for_node("episodes")[0]
+    assert materialization.metadata["episodes_failed"].value == 4
+    assert materialization.metadata["dagster/row_count"].value == 6
+    assert result.get_asset_check_evaluations()[0].passed
+
+
+def test_rerun_replaces_the_day_uses_conditional_get_and_leaves_other_days(world, site):
+    assert _materialize(DAY).success
+    assert _materialize(DAY - dt.timedelta(days=1)).success
+    before = world.query("SELECT * FROM episodes ORDER BY partition_date, episode_id").drop("fetched_at")
+    audio_requests = site.site.requests["/good.mp3"]
+    assert _materialize(DAY).success
+    after = world.query("SELECT * FROM episodes ORDER BY partition_date, episode_id").drop("fetched_at")
+    assert after.equals(before)
+    assert after.filter(after["partition_date"] == DAY - dt.timedelta(days=1))["title"].to_list() == ["Yesterday"]
+    assert world.query("SELECT episode_id FROM episodes GROUP BY 1 HAVING count(*) > 1").is_empty()
+    # The second poll was answered 304 (ETag) and the same audio was not downloaded again.
+    feed = world.query("SELECT last_status FROM feeds WHERE feed_url = ?", [site.url("/feed.xml")])
+    assert feed["last_status"][0] == 304
+    assert site.site.requests["/good.mp3"] == audio_requests
+
+
+def test_oversized_and_slow_enclosures_fail_with_specific_errors(world, site):
+    site.site.resources["/good.mp3"].delay_s = 3
+    result = _materialize(DAY, HttpClientResource(timeout_s=1, max_audio_bytes=len(MP3) - 1))
+    assert result.success
+    rows = {r["title"]: r for r in world.query("SELECT * FROM episodes WHERE partition_date = ?", [DAY]).to_dicts()}
+    assert rows["Good"]["status"] == "failed" and rows["Good"]["error"].startswith("timeout")
+    assert rows["Redirected, no guid"]["status"] == "failed"
+    assert "too large" in rows["Redirected, no guid"]["error"]

@@ -1,0 +1,213 @@
+"""The whole day on real parts: demo network over HTTP, whisperx tiny.en, MiniLM, DuckDB, aiosmtpd, Dagster.
+
+Runs the daily job exactly as `podcast-brief run` and the schedule do, then re-runs parts of it.
+"""
+
+import datetime as dt
+from email import message_from_bytes
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from podcast_assets.admin import add_subscriber
+from podcast_assets.demo.network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
+from podcast_assets.demo.run import register_demo
+from podcast_assets.demo.server import SiteServer
+from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.runner import run_day
+from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
+from podcast_assets_tests.planted import ad_likeness, best_planted, planted_theme
+
+THEME_OF = {
+    "ada@example.com": "batteries",
+    "grace@example.com": "ai_interpretability",
+    "linus@example.com": "sleep",
+}
+NOBODY = "nobody@example.com"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    with smtp_server() as (controller, inbox), SiteServer() as site, patched_env({
+        "PODCAST_BRIEF_HOME": str(home),
+        "PODCAST_BRIEF_SMTP_HOST": "127.0.0.1",
+        "PODCAST_BRIEF_SMTP_PORT": str(controller.port),
+        "PODCAST_BRIEF_MAIL_FROM": "Brief <brief@example.com>",
+    }):
+        warehouse = WarehouseResource()
+        register_demo(warehouse, site)
+        add_subscriber(warehouse, NOBODY, "knitting patterns, medieval pottery", "Nobody")
+        instance = dg.DagsterInstance.ephemeral()
+        first = run_day(DEMO_DAY, instance)
+        yield {"home": home, "warehouse": warehouse, "inbox": inbox, "instance": instance, "first": first,
+               "site": site, "smtp_port": controller.port}
+
+
+def _briefs(warehouse: WarehouseResource) -> pl.DataFrame:
+    return warehouse.query(
+        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids, i.text, i.episode_id, e.feed_url
+           FROM briefs b JOIN subscribers s USING (subscriber_id)
+           JOIN insights i ON i.partition_date = b.partition_date AND i.insight_id = b.insight_id
+           JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
+           WHERE b.partition_date = ? ORDER BY s.email, b.rank""",
+        [DEMO_DAY],
+    )
+
+
+def _insight_rows(warehouse: WarehouseResource) -> dict[str, dict]:
+    frame = warehouse.query(
+        """SELECT i.insight_id, i.text, i.episode_id, e.feed_url FROM insights i
+           JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
+           WHERE i.partition_date = ?""",
+        [DEMO_DAY],
+    )
+    return {row["insight_id"]: row for row in frame.to_dicts()}
+
+
+def test_the_day_runs_and_every_asset_check_passes(world):
+    result = world["first"]
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= 9
+    assert [e.check_name for e in evaluations if not e.passed] == []
+    warehouse = world["warehouse"]
+    episodes = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [DEMO_DAY])
+    assert episodes.height == 8 and set(episodes["status"]) == {"ok"}
+    assert warehouse.query("SELECT count(*) AS n FROM episodes WHERE partition_date <> ?", [DEMO_DAY])["n"][0] == 0
+    status = warehouse.query("SELECT * FROM transcript_status WHERE partition_date = ?", [DEMO_DAY])
+    assert status.filter(pl.col("status") == "ok").height == 8
+    assert status.filter(pl.col("source") == "publisher").height == 1
+    publisher = warehouse.query("SELECT DISTINCT speaker FROM transcripts WHERE source = 'publisher'")
+    assert set(publisher["speaker"]) == {"Host", "Guest"}
+    embeddings = warehouse.query("SELECT len(embedding) AS d, model FROM insight_embeddings LIMIT 1")
+    assert embeddings["d"][0] == 384 and embeddings["model"][0] == "all-MiniLM-L6-v2"
+    clusters = warehouse.query("SELECT * FROM cluster_summaries WHERE partition_date = ?", [DEMO_DAY])
+    assert clusters.filter(pl.col("n_shows") >= 2).height >= 2  # the same idea told by two shows is one cluster
+    assert set(clusters["trend"]) == {"new"}
+    # SQL models ran in the same job
+    health = warehouse.query("SELECT * FROM marts.daily_feed_health WHERE partition_date = ?", [DEMO_DAY])
+    assert health.height == 4
+
+
+def test_each_subscriber_gets_their_theme_with_related_insights_from_other_shows(world):
+    warehouse = world["warehouse"]
+    briefs = _briefs(warehouse)
+    insights = _insight_rows(warehouse)
+    for email, theme in THEME_OF.items():
+        mine = briefs.filter(pl.col("email") == email)
+        assert 3 <= mine.height <= 5
+        themes = [planted_theme(text) for text in mine["text"]]
+        assert sum(t == theme for t in themes) >= min(4, mine.height), (email, list(zip(themes, mine["text"])))
+        cross_show = 0
+        for row in mine.to_dicts():
+            for related_id in row["related_insight_ids"]:
+                related = insights[related_id]
+                assert related["episode_id"] != row["episode_id"]
+                assert planted_theme(related["text"]) == theme, (row["text"], related["text"])
+                cross_show += related["feed_url"] != row["feed_url"]
+        assert cross_show >= 1, email
+    # the same planted idea never appears twice in one brief
+    for email in THEME_OF:
+        ideas = [best_planted(t)[2].idea for t in briefs.filter(pl.col("email") == email)["text"]]
+        assert len(ideas) == len(set(ideas)), (email, ideas)
+
+
+def test_no_ad_read_reaches_any_brief(world):
+    warehouse = world["warehouse"]
+    documents = warehouse.query("SELECT text FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY])
+    assert documents.height == 3
+    insights = _insight_rows(warehouse)
+    for row in insights.values():
+        assert ad_likeness(row["text"]) < 0.5, row["text"]
+    for text in documents["text"]:
+        lowered = text.lower()
+        assert not any(brand in lowered for brand in ("promo code", "sponsor", "free trial", ".com"))
+
+
+def test_a_subscriber_whose_interests_match_nothing_gets_no_brief_and_no_email(world):
+    warehouse = world["warehouse"]
+    row = warehouse.query(
+        "SELECT d.status, d.n_insights FROM brief_documents d JOIN subscribers s USING (subscriber_id) "
+        "WHERE s.email = ? AND d.partition_date = ?", [NOBODY, DEMO_DAY]
+    ).to_dicts()
+    assert row == [{"status": "no_matches", "n_insights": 0}]
+    assert not any(NOBODY in recipients for recipients, _ in world["inbox"].messages)
+
+
+def test_briefs_are_rendered_with_deep_links_and_emailed_once_each(world):
+    inbox = world["inbox"].messages
+    recipients = sorted(r for rcpts, _ in inbox for r in rcpts)
+    assert recipients == sorted(s["email"] for s in DEMO_SUBSCRIBERS)
+    message = message_from_bytes(inbox[0][1])
+    assert message.is_multipart()
+    assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    assert '.mp3#t=' in html
+    brief_dir = world["home"] / "briefs" / DEMO_DAY.isoformat()
+    assert len(list(brief_dir.glob("*.md"))) == 3 and len(list(brief_dir.glob("*.html"))) == 3
+    markdown = next(brief_dir.glob("*.md")).read_text()
+    assert markdown.count("([listen](http://127.0.0.1") >= 3 and " at 0:" in markdown
+    statuses = world["warehouse"].query("SELECT status FROM brief_deliveries WHERE partition_date = ?", [DEMO_DAY])
+    assert statuses["status"].to_list() == ["sent"] * 3
+
+
+def test_rerunning_the_day_replaces_it_sends_nothing_and_leaves_other_days(world):
+    warehouse = world["warehouse"]
+    assert run_day(PREVIOUS_DAY, world["instance"]).success
+    previous_before = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [PREVIOUS_DAY])
+    assert previous_before.height == 1
+    counts = {t: warehouse.query(f"SELECT count(*) AS n FROM {t} WHERE partition_date = ?", [DEMO_DAY])["n"][0]
+              for t in ("episodes", "transcripts", "insights", "insight_embeddings", "briefs")}
+    sent_before = len(world["inbox"].messages)
+    again = run_day(DEMO_DAY, world["instance"])
+    assert again.success
+    for table, count in counts.items():
+        assert warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE partition_date = ?", [DEMO_DAY])["n"][0] == count
+    assert warehouse.query("SELECT insight_id FROM insights GROUP BY 1 HAVING count(*) > 1").is_empty()
+    assert len(world["inbox"].messages) == sent_before
+    previous_after = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [PREVIOUS_DAY])
+    assert previous_after.equals(previous_before)
+
+
+def test_a_failed_send_is_recorded_and_the_next_run_sends_it(world):
+    from podcast_assets.definitions import defs
+
+    warehouse = world["warehouse"]
+    add_subscriber(warehouse, "late@example.com", "battery chemistry, energy storage", "Late")
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    selection = ["briefs", "brief_deliveries"]
+    with patched_env({"PODCAST_BRIEF_SMTP_PORT": str(free_port())}):  # nothing listens there
+        failed = dg.materialize(assets, selection=selection, partition_key=DEMO_DAY.isoformat(),
+                                resources=defs.resources, instance=world["instance"])
+    assert failed.success  # a failed send is data, not a failed run
+    late = warehouse.query(
+        "SELECT d.status, d.error, d.attempts FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "
+        "WHERE s.email = 'late@example.com'"
+    ).to_dicts()
+    assert late[0]["status"] == "failed" and "ConnectionRefused" in late[0]["error"] and late[0]["attempts"] == 1
+    sent_before = len(world["inbox"].messages)
+    retried = dg.materialize(assets, selection=selection, partition_key=DEMO_DAY.isoformat(),
+                             resources=defs.resources, instance=world["instance"])
+    assert retried.success
+    new = [rcpts for rcpts, _ in world["inbox"].messages[sent_before:]]
+    assert new == [["late@example.com"]]
+    late = warehouse.query(
+        "SELECT d.status, d.attempts FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "
+        "WHERE s.email = 'late@example.com'"
+    ).to_dicts()
+    assert late == [{"status": "sent", "attempts": 2}]
+
+
+def test_a_day_without_episodes_produces_no_brief_and_says_so(world):
+    empty_day = PREVIOUS_DAY - dt.timedelta(days=1)  # the network published nothing that day
+    result = run_day(empty_day, world["instance"])
+    assert result.success
+    materialization = result.asset_materializations_for_node("briefs")[0]
+    assert materialization.metadata["day_has_insights"].value is False
+    assert "no brief today" in materialization.metadata["sample_brief"].value
+    assert world["warehouse"].query(
+        "SELECT count(*) AS n FROM brief_deliveries WHERE partition_date = ?", [empty_day])["n"][0] == 0
+    assert not (Path(world["home"]) / "outbox").exists()
