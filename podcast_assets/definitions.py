@@ -8,30 +8,26 @@ from podcast_assets.assets.insights import insight_clusters, insight_embeddings,
 from podcast_assets.assets.registry import feeds, subscribers
 from podcast_assets.assets.sql_models import sql_model_definitions
 from podcast_assets.assets.transcripts import transcripts
+from podcast_assets.deployment import deployment_name, executor_for, resources_for
+from podcast_assets.execution import with_operations_policies
 from podcast_assets.jobs import daily_brief_job, daily_brief_schedule
-from podcast_assets.resources.embedder import EmbedderResource
-from podcast_assets.resources.headlines import HeadlineWriterResource
-from podcast_assets.resources.http_client import HttpClientResource
-from podcast_assets.resources.mailer import MailerResource
-from podcast_assets.resources.transcriber import TranscriberResource
-from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.sensors import new_feed_episodes_job, new_feed_sensor, run_failure_recorder
 
-python_defs = dg.Definitions(
-    assets=[
-        feeds, subscribers, episodes, transcripts, insights, insight_embeddings, insight_clusters, briefs,
-        brief_deliveries,
-    ],
-    jobs=[daily_brief_job],
-    schedules=[daily_brief_schedule],
-    resources={
-        "warehouse": WarehouseResource(),
-        "http": HttpClientResource(),
-        "transcriber": TranscriberResource(),
-        "embedder": EmbedderResource(),
-        "mailer": MailerResource(),
-        "headline_writer": HeadlineWriterResource(),
-    },
-)
+# local (default), production, celery or kubernetes: see podcast_assets/deployment.py and deploy/README.md.
+DEPLOYMENT = deployment_name()
 
 # SQL models from dbt_like_sql/ (or $PODCAST_BRIEF_SQL_DIR) join the same lineage graph.
-defs = dg.Definitions.merge(python_defs, sql_model_definitions())
+sql_defs = sql_model_definitions()
+
+defs = dg.Definitions(
+    # Deployment-wide policies applied once here: one-run-per-day backfills, cost hooks, freshness of briefs.
+    assets=with_operations_policies([
+        feeds, subscribers, episodes, transcripts, insights, insight_embeddings, insight_clusters, briefs,
+        brief_deliveries, *(sql_defs.assets or []),
+    ]),
+    jobs=[daily_brief_job, new_feed_episodes_job],
+    schedules=[daily_brief_schedule],
+    sensors=[new_feed_sensor, run_failure_recorder],
+    resources=resources_for(DEPLOYMENT),
+    executor=executor_for(DEPLOYMENT),
+)

@@ -10,6 +10,9 @@ daily_brief_job = dg.define_asset_job(
     DAILY_JOB_NAME,
     selection=dg.AssetSelection.groups(*DAILY_GROUPS),
     description="Materialize every daily-partitioned asset of one publication day.",
+    # Run-level retry (the daemon's run_retries, see deploy/dagster.yaml): a failed daily run is re-executed
+    # from its failed steps twice; step-level RetryPolicy on network assets handles transient HTTP/SMTP errors.
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
 )
 
 # 05:00 UTC: the previous day's episodes are all published; the schedule targets yesterday's partition.

@@ -138,3 +138,33 @@ CREATE TABLE IF NOT EXISTS brief_deliveries (
     attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (partition_date, subscriber_id)
 );
+
+-- One row per failed run, written by the run-failure sensor (podcast_assets/sensors.py).
+CREATE TABLE IF NOT EXISTS run_failures (
+    run_id VARCHAR PRIMARY KEY,
+    job_name VARCHAR NOT NULL,
+    partition_key VARCHAR,
+    failed_at TIMESTAMP NOT NULL,
+    failed_steps VARCHAR[],
+    error VARCHAR,
+    launched_by VARCHAR,
+    alerted BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+-- Seconds a CPU or GPU worker was busy per step, written by the cost hooks (podcast_assets/costs.py).
+-- cpu_s is process CPU time (all threads); gpu_s is the step's wall time when it ran on CUDA.
+CREATE TABLE IF NOT EXISTS run_costs (
+    run_id VARCHAR NOT NULL,
+    step_key VARCHAR NOT NULL,
+    partition_date DATE,
+    job_name VARCHAR,
+    asset_keys VARCHAR[],
+    pool VARCHAR,
+    device VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    cpu_s DOUBLE NOT NULL,
+    gpu_s DOUBLE NOT NULL,
+    wall_s DOUBLE,
+    recorded_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, step_key)
+);

@@ -1,0 +1,37 @@
+# One command to set up and run the demo day, one to set up and run the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PODCAST_BRIEF_HOME ?= $(CURDIR)/.podcast_brief
+export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
+
+.PHONY: setup demo test ui bench lint clean
+
+setup: $(VENV)/.installed
+
+# whisperx 3.8.6 pins torch 2.8.0 (a CUDA build that runs on CPU): ~4 min and ~8 GB the first time.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip check
+	touch $@
+
+demo: setup
+	$(BIN)/podcast-brief demo
+
+test: setup
+	$(BIN)/pytest
+
+ui: setup
+	mkdir -p $(DAGSTER_HOME)
+	env --default-signal=INT,TERM $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+lint: setup
+	$(BIN)/ruff check podcast_assets podcast_assets_tests benchmarks
+
+clean:
+	rm -rf $(PODCAST_BRIEF_HOME)
