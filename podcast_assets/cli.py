@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import sys
 
+import polars as pl
+
 from podcast_assets.admin import (
     RegistryError, add_feed, add_subscriber, list_feeds, list_subscribers, remove_feed, remove_subscriber,
 )
@@ -51,12 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_frame(frame) -> None:
+def _print_frame(frame: pl.DataFrame) -> None:
+    """Tab-separated, header first: readable, and easy to feed to cut/awk."""
     if frame.is_empty():
         print("(none)")
         return
-    with __import__("polars").Config(tbl_rows=200, tbl_cols=20, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
-        print(frame)
+    print("\t".join(frame.columns))
+    for row in frame.iter_rows():
+        print("\t".join("" if value is None else str(value) for value in row))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,14 +16,15 @@ from podcast_assets.sensors import new_feed_episodes_job, new_feed_sensor, run_f
 # local (default), production, celery or kubernetes: see podcast_assets/deployment.py and deploy/README.md.
 DEPLOYMENT = deployment_name()
 
-# SQL models from dbt_like_sql/ (or $PODCAST_BRIEF_SQL_DIR) join the same lineage graph.
-sql_defs = sql_model_definitions()
+# SQL models from dbt_like_sql/ (or $PODCAST_BRIEF_SQL_DIR) join the same lineage graph. Only their assets are
+# kept at module scope: `dagster -m` refuses a module with two Definitions objects.
+SQL_ASSETS = list(sql_model_definitions().assets or [])
 
 defs = dg.Definitions(
     # Deployment-wide policies applied once here: one-run-per-day backfills, cost hooks, freshness of briefs.
     assets=with_operations_policies([
         feeds, subscribers, episodes, transcripts, insights, insight_embeddings, insight_clusters, briefs,
-        brief_deliveries, *(sql_defs.assets or []),
+        brief_deliveries, *SQL_ASSETS,
     ]),
     jobs=[daily_brief_job, new_feed_episodes_job],
     schedules=[daily_brief_schedule],

@@ -35,6 +35,7 @@ class Site:
     resources: dict[str, Resource] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)
     redirects: dict[str, str] = field(default_factory=dict)
+    posted: list[tuple[str, bytes]] = field(default_factory=list)  # (path, body) of each POST
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self._send(resource.status, resource.body, resource.content_type, resource)
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        """POST answers like GET (e.g. a stand-in JSON API) and keeps the request body for inspection."""
+        length = int(self.headers.get("Content-Length") or 0)
+        self.site.posted.append((self.path.split("?")[0], self.rfile.read(length)))
+        self.do_GET()
 
     def _send(self, status: int, body: bytes, content_type: str, resource: Resource | None = None) -> None:
         self.send_response(status)
