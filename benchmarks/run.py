@@ -56,16 +56,22 @@ def main() -> None:
     transcriber = TranscriberResource(device="cpu")
     embedder = EmbedderResource(device="cpu")
     threads = os.cpu_count() or 1
-    resources = {"warehouse": warehouse, "http": HttpClientResource(), "transcriber": transcriber,
-                 "embedder": embedder, "headline_writer": HeadlineWriterResource()}
+    resources = {
+        "warehouse": warehouse,
+        "http": HttpClientResource(),
+        "transcriber": transcriber,
+        "embedder": embedder,
+        "headline_writer": HeadlineWriterResource(),
+    }
     partition = DEMO_DAY.isoformat()
     rows = []
 
     with SiteServer() as site:
         register_demo(warehouse, site)
         assert dg.materialize([episodes], partition_key=partition, resources=resources).success
-    day_episodes = warehouse.query("SELECT audio_path, duration_s FROM episodes WHERE status = 'ok' "
-                                   "AND transcript_path IS NULL")
+    day_episodes = warehouse.query(
+        "SELECT audio_path, duration_s FROM episodes WHERE status = 'ok' AND transcript_path IS NULL"
+    )
     # The publisher-transcript episode is not ASR'd by the asset; keep the inputs identical.
     audio_s = float(day_episodes["duration_s"].sum())
 
@@ -73,57 +79,111 @@ def main() -> None:
 
     # Models load before timing on both sides (the asset's transcriber caches its pipeline per process).
     model_dir, language = packaged_model_dir("tiny.en")
-    model = whisperx.load_model(str(model_dir), "cpu", compute_type="int8", language=language,
-                                vad_method="pyannote", local_files_only=True, threads=threads)
+    model = whisperx.load_model(
+        str(model_dir),
+        "cpu",
+        compute_type="int8",
+        language=language,
+        vad_method="pyannote",
+        local_files_only=True,
+        threads=threads,
+    )
     transcriber.load()
 
     def plain_whisperx():
         for path in day_episodes["audio_path"]:
-            model.transcribe(decode_16k_mono(Path(path)), batch_size=transcriber.batch_size,
-                             chunk_size=transcriber.chunk_size_s, language=language)
+            model.transcribe(
+                decode_16k_mono(Path(path)),
+                batch_size=transcriber.batch_size,
+                chunk_size=transcriber.chunk_size_s,
+                language=language,
+            )
 
     plain_s, _ = _timed(plain_whisperx)
     asset_s, result = _timed(lambda: dg.materialize([transcripts], partition_key=partition, resources=resources))
     assert result.success
-    rows.append(("transcription (tiny.en, int8, batch 8, 15 s chunks)", f"{audio_s:.0f} s audio, "
-                 f"{day_episodes.height} episodes", plain_s, asset_s, f"{audio_s / asset_s:.1f}x real time"))
+    rows.append(
+        (
+            "transcription (tiny.en, int8, batch 8, 15 s chunks)",
+            f"{audio_s:.0f} s audio, {day_episodes.height} episodes",
+            plain_s,
+            asset_s,
+            f"{audio_s / asset_s:.1f}x real time",
+        )
+    )
 
     assert dg.materialize([insights], partition_key=partition, resources=resources).success
     day_insights = warehouse.query("SELECT * FROM insights WHERE partition_date = ?", [DEMO_DAY])
-    copies = [day_insights.with_columns(pl.col("insight_id") + f"-{i}", pl.col("text") + f" ({i})")
-              for i in range(args.repeat_insights)]
+    copies = [
+        day_insights.with_columns(pl.col("insight_id") + f"-{i}", pl.col("text") + f" ({i})")
+        for i in range(args.repeat_insights)
+    ]
     many = pl.concat(copies)
     warehouse.replace_partition("insights", DEMO_DAY, many)
-    texts = warehouse.query("SELECT coalesce(headline, text) AS t FROM insights WHERE partition_date = ? "
-                            "ORDER BY insight_id", [DEMO_DAY])["t"].to_list()
+    texts = warehouse.query(
+        "SELECT coalesce(headline, text) AS t FROM insights WHERE partition_date = ? ORDER BY insight_id", [DEMO_DAY]
+    )["t"].to_list()
     embedder.load()  # both sides start with the model in memory
 
     def plain_encode():
-        return embedder.load().encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
+        return embedder.load().encode(
+            texts,
+            batch_size=embedder.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
     plain_s, vectors = _timed(plain_encode)
     asset_s, result = _timed(lambda: dg.materialize([insight_embeddings], partition_key=partition, resources=resources))
     assert result.success
-    rows.append(("embeddings (MiniLM fp32, batch 64)", f"{len(texts)} insights", plain_s, asset_s,
-                 f"{len(texts) / asset_s:.0f} insights/s"))
+    rows.append(
+        (
+            "embeddings (MiniLM fp32, batch 64)",
+            f"{len(texts)} insights",
+            plain_s,
+            asset_s,
+            f"{len(texts) / asset_s:.0f} insights/s",
+        )
+    )
 
     n = len(vectors)
     labels_s, labels = _timed(lambda: cluster_ideas(np.asarray(vectors)))
-    summary_s, _ = _timed(lambda: summarize_clusters(
-        np.asarray(vectors), labels, texts, [str(i % 8) for i in range(n)], [str(i % 4) for i in range(n)],
-        [0.5] * n, np.zeros((0, 0)), np.zeros(0)))
-    rows.append(("clustering (agglomerative + labels)", f"{n} insights", None, labels_s + summary_s,
-                 f"{n / (labels_s + summary_s):.0f} insights/s"))
+    summary_s, _ = _timed(
+        lambda: summarize_clusters(
+            np.asarray(vectors),
+            labels,
+            texts,
+            [str(i % 8) for i in range(n)],
+            [str(i % 4) for i in range(n)],
+            [0.5] * n,
+            np.zeros((0, 0)),
+            np.zeros(0),
+        )
+    )
+    rows.append(
+        (
+            "clustering (agglomerative + labels)",
+            f"{n} insights",
+            None,
+            labels_s + summary_s,
+            f"{n / (labels_s + summary_s):.0f} insights/s",
+        )
+    )
 
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"{dt.datetime.now(dt.UTC):%Y-%m-%d}\n")
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}\n"
+    )
     print("| stage | input | raw engine (s) | asset (s) | asset / raw | throughput |")
     print("|---|---|---|---|---|---|")
     for stage, size, raw, asset, throughput in rows:
         ratio = f"{asset / raw:.2f}" if raw else "n/a"
-        print(f"| {stage} | {size} | {raw:.2f} | {asset:.2f} | {ratio} | {throughput} |" if raw else
-              f"| {stage} | {size} | n/a | {asset:.2f} | n/a | {throughput} |")
+        print(
+            f"| {stage} | {size} | {raw:.2f} | {asset:.2f} | {ratio} | {throughput} |"
+            if raw
+            else f"| {stage} | {size} | n/a | {asset:.2f} | n/a | {throughput} |"
+        )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,14 @@ def add_subscriber(
                VALUES (?, ?, ?, ?, ?, ?, TRUE)
                ON CONFLICT (subscriber_id) DO UPDATE SET name = excluded.name, interests = excluded.interests,
                feeds = excluded.feeds, active = TRUE""",
-            [subscriber_id, address, name, interests.strip(), feed_urls or None,
-             dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            [
+                subscriber_id,
+                address,
+                name,
+                interests.strip(),
+                feed_urls or None,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            ],
         )
     return subscriber_id
 
@@ -78,4 +84,6 @@ def remove_subscriber(warehouse: WarehouseResource, email: str) -> bool:
 
 
 def list_subscribers(warehouse: WarehouseResource) -> pl.DataFrame:
-    return warehouse.query("SELECT subscriber_id, email, name, interests, feeds, active FROM subscribers ORDER BY email")
+    return warehouse.query(
+        "SELECT subscriber_id, email, name, interests, feeds, active FROM subscribers ORDER BY email"
+    )

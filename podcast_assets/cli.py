@@ -9,7 +9,13 @@ import sys
 import polars as pl
 
 from podcast_assets.admin import (
-    RegistryError, add_feed, add_subscriber, list_feeds, list_subscribers, remove_feed, remove_subscriber,
+    RegistryError,
+    add_feed,
+    add_subscriber,
+    list_feeds,
+    list_subscribers,
+    remove_feed,
+    remove_subscriber,
 )
 from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.resources.warehouse import WarehouseResource

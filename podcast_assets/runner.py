@@ -18,7 +18,9 @@ def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.Exec
 
     instance = instance or dg.DagsterInstance.get()
     result = defs.resolve_job_def(DAILY_JOB_NAME).execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+        partition_key=day.isoformat(),
+        instance=instance,
+        raise_on_error=False,
         tags={"podcast_brief/launched_by": "cli"},
     )
     return result

@@ -25,8 +25,5 @@ def ensure_dagster_home() -> Path:
     config = path / "dagster.yaml"
     if not config.exists():
         # Local default: runs and events in SQLite under the home folder; pools capped so one process writes DuckDB.
-        config.write_text(
-            "telemetry:\n  enabled: false\n"
-            "concurrency:\n  pools:\n    default_limit: 1\n"
-        )
+        config.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
     return path

@@ -14,7 +14,9 @@ _COUNTS = {
     "insights": "SELECT count(*) FROM insights WHERE partition_date = ?",
     "clusters": "SELECT count(*) FROM cluster_summaries WHERE partition_date = ?",
     "briefs": "SELECT count(*) FROM brief_documents WHERE partition_date = ? AND n_insights > 0",
-    "deliveries done": "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? AND status IN ('sent', 'written')",
+    "deliveries done": (
+        "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? AND status IN ('sent', 'written')"
+    ),
     "deliveries failed": "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? AND status = 'failed'",
 }
 

@@ -13,8 +13,15 @@ from podcast_assets.cli import main
 from podcast_assets.resources.warehouse import WarehouseResource
 
 REPO = Path(__file__).resolve().parents[1]
-PYTHON_ASSETS = {"episodes", "transcripts", "insights", "insight_embeddings", "insight_clusters", "briefs",
-                 "brief_deliveries"}
+PYTHON_ASSETS = {
+    "episodes",
+    "transcripts",
+    "insights",
+    "insight_embeddings",
+    "insight_clusters",
+    "briefs",
+    "brief_deliveries",
+}
 
 
 def test_definitions_load_with_the_whole_graph_and_its_checks():
@@ -30,9 +37,14 @@ def test_definitions_load_with_the_whole_graph_and_its_checks():
     assert graph.get(dg.AssetKey("transcripts")).pools == {"gpu"}
     assert dg.AssetKey("transcripts") in graph.get(dg.AssetKey("insights")).parent_keys
     checks = {check.name for check in graph.asset_check_keys}
-    assert {"no_duplicate_episode_ids", "every_ok_episode_has_transcript_or_reason",
-            "segment_times_ordered_and_within_audio", "embedding_dimension_and_unit_norm",
-            "no_two_insights_from_one_cluster", "never_sent_twice"} <= checks
+    assert {
+        "no_duplicate_episode_ids",
+        "every_ok_episode_has_transcript_or_reason",
+        "segment_times_ordered_and_within_audio",
+        "embedding_dimension_and_unit_norm",
+        "no_two_insights_from_one_cluster",
+        "never_sent_twice",
+    } <= checks
 
 
 def test_schedule_runs_the_previous_utc_day_each_morning():
@@ -94,9 +106,22 @@ def test_dagster_cli_materializes_from_the_module(home):
     env = {**os.environ, "DAGSTER_HOME": str(home / "dagster-cli")}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "podcast_assets.definitions",
-         "--select", "episodes", "--partition", "2026-11-19"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "podcast_assets.definitions",
+            "--select",
+            "episodes",
+            "--partition",
+            "2026-11-19",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "RUN_SUCCESS" in completed.stderr + completed.stdout

@@ -20,8 +20,10 @@ MP3 = media_bytes("deep-rest-8.mp3")
 def _item(title: str, guid: str | None, audio_path: str | None, day: dt.date = DAY, extra: str = "") -> str:
     guid_xml = f"<guid>{guid}</guid>" if guid else ""
     enclosure = f'<enclosure url="{{base}}{audio_path}" type="audio/mpeg" length="100"/>' if audio_path else ""
-    return (f"<item><title>{title}</title>{guid_xml}<pubDate>{day:%a, %d %b %Y} 10:00:00 GMT</pubDate>"
-            f"{enclosure}{extra}</item>")
+    return (
+        f"<item><title>{title}</title>{guid_xml}<pubDate>{day:%a, %d %b %Y} 10:00:00 GMT</pubDate>"
+        f"{enclosure}{extra}</item>"
+    )
 
 
 def _rss(base: str, items: list[str]) -> bytes:
@@ -35,19 +37,20 @@ def _rss(base: str, items: list[str]) -> bytes:
 @pytest.fixture
 def world(home, site):
     base = site.base_url
-    site.site.resources.update({
-        "/good.mp3": Resource(MP3, "audio/mpeg"),
-        "/other-day.mp3": Resource(MP3, "audio/mpeg"),
-        "/corrupt.mp3": Resource(b"ID3\x04\x00" + b"\x00garbage" * 500, "audio/mpeg"),
-        "/error-page.mp3": Resource(b"<!DOCTYPE html><html>Oops</html>", "text/html"),
-        "/big.mp3": Resource(MP3, "audio/mpeg"),
-        "/t.vtt": Resource(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hello.\n", "text/vtt"),
-        "/bad.xml": Resource(b"<rss><channel><title>broken", "application/rss+xml"),
-    })
+    site.site.resources.update(
+        {
+            "/good.mp3": Resource(MP3, "audio/mpeg"),
+            "/other-day.mp3": Resource(MP3, "audio/mpeg"),
+            "/corrupt.mp3": Resource(b"ID3\x04\x00" + b"\x00garbage" * 500, "audio/mpeg"),
+            "/error-page.mp3": Resource(b"<!DOCTYPE html><html>Oops</html>", "text/html"),
+            "/big.mp3": Resource(MP3, "audio/mpeg"),
+            "/t.vtt": Resource(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hello.\n", "text/vtt"),
+            "/bad.xml": Resource(b"<rss><channel><title>broken", "application/rss+xml"),
+        }
+    )
     site.site.redirects["/moved.mp3"] = "/big.mp3"
     items = [
-        _item("Good", "good", "/good.mp3",
-              extra=f'<podcast:transcript url="{base}/t.vtt" type="text/vtt"/>'),
+        _item("Good", "good", "/good.mp3", extra=f'<podcast:transcript url="{base}/t.vtt" type="text/vtt"/>'),
         _item("Good again (duplicate guid)", "good", "/good.mp3"),
         _item("Redirected, no guid", None, "/moved.mp3"),
         _item("Dead link", "dead", "/missing.mp3"),

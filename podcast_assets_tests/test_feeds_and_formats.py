@@ -14,10 +14,14 @@ def test_podcasting_2_0_example_feed_parses_items_enclosures_and_transcripts():
     feed = parse_feed(real_fixture("pc20_example.xml").read_bytes())
     assert feed.title == "Podcasting 2.0 Namespace Example"
     assert [item.guid for item in feed.items] == [
-        "https://example.com/ep0003", "https://example.com/ep0002", "https://example.com/ep0001",
+        "https://example.com/ep0003",
+        "https://example.com/ep0002",
+        "https://example.com/ep0001",
     ]
     assert [item.audio_url for item in feed.items] == [
-        "https://example.com/file-03.mp3", "https://example.com/file-02.mp3", "https://example.com/file-01.mp3",
+        "https://example.com/file-03.mp3",
+        "https://example.com/file-02.mp3",
+        "https://example.com/file-01.mp3",
     ]
     assert feed.items[0].audio_type == "audio/mpeg"
     # feedparser alone keeps only the last podcast:transcript of an item; we keep both and prefer the timed one.
@@ -67,7 +71,7 @@ def test_vtt_voice_tags_become_speakers():
     assert {s.speaker for s in segments} == {"Sarah", "Gillian"}
     assert segments[0].start_s == 0.0 and segments[0].end_s == pytest.approx(2.76)
     assert "Podcasting Q&A" in segments[2].text  # entities decoded
-    assert all(a.start_s <= b.start_s for a, b in zip(segments, segments[1:]))
+    assert all(a.start_s <= b.start_s for a, b in zip(segments, segments[1:], strict=False))
 
 
 def test_html_transcript_segments_are_timed_from_time_tags():
@@ -80,7 +84,8 @@ def test_html_transcript_segments_are_timed_from_time_tags():
 def test_srt_json_and_text_transcripts():
     srt = "1\n00:00:01,500 --> 00:00:03,000\nHello there.\n\n2\n00:00:03,000 --> 00:00:05,250\nSecond line.\n"
     assert [(s.start_s, s.end_s, s.text) for s in parse_transcript(srt, "application/x-subrip")] == [
-        (1.5, 3.0, "Hello there."), (3.0, 5.25, "Second line."),
+        (1.5, 3.0, "Hello there."),
+        (3.0, 5.25, "Second line."),
     ]
     json_doc = '{"version": "1.0.0", "segments": [{"speaker": "Ann", "startTime": 0.5, "endTime": 2, "body": "Hi"}]}'
     assert parse_transcript(json_doc, "application/json")[0].speaker == "Ann"

@@ -18,21 +18,27 @@ def _segments(*texts: str) -> list[dict]:
 
 
 def test_scoring_keeps_claims_and_drops_ads_intros_and_filler():
-    assert score_passage("Recycling plants now recover more than ninety percent of the lithium in old packs.").is_insight
+    assert score_passage(
+        "Recycling plants now recover more than ninety percent of the lithium in old packs."
+    ).is_insight
     assert score_passage("This episode is brought to you by VoltBox, use promo code GRID.").kind == "ad"
     assert score_passage("Go to brightly.com slash signal for a special offer.").kind == "ad"
     assert score_passage("Welcome back to the Grid Report, I'm your host Sam.").kind == "intro_outro"
     assert score_passage("Yeah, right.").kind == "filler"
-    assert ad_mask(["Today's sponsor is CloudPilot.", "Get your first month free today.", "Batteries got cheaper."]) \
-        == [True, True, False]
+    assert ad_mask(
+        ["Today's sponsor is CloudPilot.", "Get your first month free today.", "Batteries got cheaper."]
+    ) == [True, True, False]
 
 
 def test_extraction_keeps_timestamps_and_never_glues_an_insight_to_an_outro():
-    extraction = extract_insights("ep", _segments(
-        "Welcome to the show, I'm your host. So sodium ion cells became twenty percent cheaper than lithium cells "
-        "this year, because sodium is abundant.",
-        "That's all for today. Thanks for listening.",
-    ))
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "Welcome to the show, I'm your host. So sodium ion cells became twenty percent cheaper than lithium cells "
+            "this year, because sodium is abundant.",
+            "That's all for today. Thanks for listening.",
+        ),
+    )
     assert [i.text for i in extraction.insights] == [
         "So sodium ion cells became twenty percent cheaper than lithium cells this year, because sodium is abundant."
     ]
@@ -69,8 +75,16 @@ def test_clusters_are_one_idea_not_one_topic(embedder):
     names = ctfidf_labels(TEXTS, labels)
     assert {"sodium", "cheaper"} & set(names[int(labels[0])].replace(",", " ").split())
     assert "caffeine" in names[int(labels[3])] or "half" in names[int(labels[3])]
-    summaries = summarize_clusters(vectors, labels, TEXTS, ["e1", "e2", "e3", "e4"], ["s1", "s2", "s1", "s3"],
-                                   [0.8] * 4, vectors[:1], np.array([1.0]))
+    summaries = summarize_clusters(
+        vectors,
+        labels,
+        TEXTS,
+        ["e1", "e2", "e3", "e4"],
+        ["s1", "s2", "s1", "s3"],
+        [0.8] * 4,
+        vectors[:1],
+        np.array([1.0]),
+    )
     by_label = {s.cluster_index: s for s in summaries}
     assert by_label[int(labels[0])].n_shows == 2 and by_label[int(labels[0])].trend == "rising"
     assert by_label[int(labels[3])].trend == "new"
@@ -100,8 +114,14 @@ def test_rendering_has_timestamps_and_deep_links():
     assert clock(83) == "1:23" and clock(3723) == "1:02:03"
     assert deep_link("https://x/a.mp3", "https://x/page", 83.9) == "https://x/a.mp3#t=83"
     assert deep_link(None, "https://x/page", 5) == "https://x/page"
-    item = BriefItem("Sodium cells got <cheaper>.", "Grid", "Ep 1", 83, "https://x/a.mp3#t=83",
-                     [BriefItem("Related one.", "Signal", "Ep 9", 5, None)])
+    item = BriefItem(
+        "Sodium cells got <cheaper>.",
+        "Grid",
+        "Ep 1",
+        83,
+        "https://x/a.mp3#t=83",
+        [BriefItem("Related one.", "Signal", "Ep 9", 5, None)],
+    )
     rendered = BriefDocument("Ada", dt.date(2026, 11, 24), "batteries", [item]).render()
     assert "**Sodium cells got <cheaper>.**" in rendered["md"] and "at 1:23" in rendered["md"]
     assert "&lt;cheaper&gt;" in rendered["html"] and 'href="https://x/a.mp3#t=83"' in rendered["html"]

@@ -13,9 +13,12 @@ import dagster as dg
 import pytest
 
 from podcast_assets.admin import add_subscriber
+from podcast_assets.assets.briefs import brief_deliveries
+from podcast_assets.assets.transcripts import transcripts as transcripts_asset
 from podcast_assets.cli import main as cli_main
 from podcast_assets.demo.feeds import feed_path, media_bytes, publish_network
 from podcast_assets.demo.network import DEEP_REST, DEMO_DAY, GRID_REPORT
+from podcast_assets.execution import with_operations_policies
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -27,7 +30,7 @@ from podcast_assets.sensors import (
     new_feed_sensor,
     run_failure_recorder,
 )
-from podcast_assets_tests.conftest import free_port, smtp_server
+from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 
 DAY = DEMO_DAY.isoformat()
 
@@ -47,6 +50,11 @@ def _defs():
 
 def _on_demo_day(show) -> int:
     return sum(1 for episode in show.episodes if episode.published_at.date() == DEMO_DAY)
+
+
+def _with_policies(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The asset as definitions.py deploys it (hooks, backfill policy), without bound resources."""
+    return with_operations_policies([assets_def])[0]
 
 
 def _set_added_at(warehouse: WarehouseResource, url: str, added_at: dt.datetime) -> None:
@@ -124,16 +132,15 @@ def test_new_feed_sensor_fetches_the_new_feeds_episodes(home, site, instance):
     rest = warehouse.query("SELECT status FROM episodes WHERE feed_url = ? AND partition_date = ?",
                            [urls["rest"], DEMO_DAY])
     assert rest.height == _on_demo_day(DEEP_REST) and set(rest["status"]) == {"ok"}
-    if site.site.requests[feed_path(GRID_REPORT)] != grid_fetches:
-        pytest.xfail(f"the episodes asset does not honour the {FEED_URL_TAG} run tag yet (polled every feed)")
-    # Restricted to the new feed: the other feed was not polled and its rows of the day are untouched.
-    assert warehouse.query("SELECT episode_id FROM episodes WHERE feed_url = ?", [urls["grid"]]).height == grid_episodes
-
     # Cost accounting came along through the hooks: one row per step, CPU seconds measured.
     costs = warehouse.query("SELECT * FROM run_costs WHERE run_id = ?", [run.run_id])
     assert costs["step_key"].to_list() == ["episodes"] and costs["cpu_s"][0] > 0 and costs["device"][0] == "cpu"
     observations = instance.fetch_observations(dg.AssetKey("episodes"), limit=10).records
     assert any("cost/cpu_seconds" in r.asset_observation.metadata for r in observations)
+    if site.site.requests[feed_path(GRID_REPORT)] != grid_fetches:
+        pytest.xfail(f"the episodes asset does not honour the {FEED_URL_TAG} run tag yet (polled every feed)")
+    # Restricted to the new feed: the other feed was not polled and its rows of the day are untouched.
+    assert warehouse.query("SELECT episode_id FROM episodes WHERE feed_url = ?", [urls["grid"]]).height == grid_episodes
 
 
 # ---------------------------------------------------------------- what retries do, with real failures
@@ -155,7 +162,8 @@ def test_feed_503_is_recorded_and_the_next_run_recovers(home, site, instance):
         assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
         error = warehouse.query("SELECT last_error FROM feeds WHERE feed_url = ?", [urls[2]])["last_error"][0]
         assert error == "HTTP 503 fetching feed", attempt
-        assert warehouse.query("SELECT * FROM episodes WHERE feed_url = ?", [urls[0]]).height == _on_demo_day(GRID_REPORT)
+        grid = warehouse.query("SELECT * FROM episodes WHERE feed_url = ?", [urls[0]])
+        assert grid.height == _on_demo_day(GRID_REPORT)
 
     assert job.execute_in_process(partition_key=DAY, instance=instance).success
     assert warehouse.query("SELECT last_error FROM feeds WHERE feed_url = ?", [urls[2]])["last_error"][0] is None
@@ -172,7 +180,7 @@ def test_smtp_outage_is_a_failed_row_and_the_next_run_delivers_once(home, instan
         "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# Brief', '<h1>Brief</h1>', 'Brief', NULL)",
         [DEMO_DAY, subscriber_id],
     )
-    deliveries = _defs().resolve_assets_def("brief_deliveries")
+    deliveries = _with_policies(brief_deliveries)
     port = free_port()  # nothing listens here yet: connection refused
 
     def deliver(mailer: MailerResource) -> dg.ExecuteInProcessResult:
@@ -231,7 +239,7 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
         [DEMO_DAY, str(audio)],
     )
     # A transcriber pointed at a model folder that does not exist: the transcripts step raises, the run fails.
-    transcripts = _defs().resolve_assets_def("transcripts")
+    transcripts = _with_policies(transcripts_asset)
     failed = dg.materialize(
         [transcripts], partition_key=DAY, instance=instance, raise_on_error=False,
         resources={"warehouse": warehouse, "transcriber": TranscriberResource(model=str(tmp_path / "no-model"),
@@ -250,7 +258,8 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
         ).for_run_failure()
         run_failure_recorder(context)
 
-    evaluate(None)  # the default: no webhook
+    with patched_env({"PODCAST_BRIEF_ALERT_WEBHOOK_URL": None}):
+        evaluate(None)  # the default: no webhook
     row = warehouse.query("SELECT * FROM run_failures").to_dicts()
     assert len(row) == 1 and row[0]["run_id"] == failed.run_id and row[0]["partition_key"] == DAY
     assert row[0]["failed_steps"] == ["transcripts"] and "neither tiny.en" in row[0]["error"]
@@ -258,7 +267,8 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
 
     webhook = _Webhook()
     try:
-        evaluate(webhook.url)
+        with patched_env({"PODCAST_BRIEF_ALERT_WEBHOOK_URL": webhook.url}):  # production sets it this way
+            evaluate(None)
     finally:
         webhook.stop()
     assert [a["run_id"] for a in webhook.received] == [failed.run_id]

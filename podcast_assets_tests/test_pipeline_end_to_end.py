@@ -31,19 +31,32 @@ NOBODY = "nobody@example.com"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    with smtp_server() as (controller, inbox), SiteServer() as site, patched_env({
-        "PODCAST_BRIEF_HOME": str(home),
-        "PODCAST_BRIEF_SMTP_HOST": "127.0.0.1",
-        "PODCAST_BRIEF_SMTP_PORT": str(controller.port),
-        "PODCAST_BRIEF_MAIL_FROM": "Brief <brief@example.com>",
-    }):
+    with (
+        smtp_server() as (controller, inbox),
+        SiteServer() as site,
+        patched_env(
+            {
+                "PODCAST_BRIEF_HOME": str(home),
+                "PODCAST_BRIEF_SMTP_HOST": "127.0.0.1",
+                "PODCAST_BRIEF_SMTP_PORT": str(controller.port),
+                "PODCAST_BRIEF_MAIL_FROM": "Brief <brief@example.com>",
+            }
+        ),
+    ):
         warehouse = WarehouseResource()
         register_demo(warehouse, site)
         add_subscriber(warehouse, NOBODY, "knitting patterns, medieval pottery", "Nobody")
         instance = dg.DagsterInstance.ephemeral()
         first = run_day(DEMO_DAY, instance)
-        yield {"home": home, "warehouse": warehouse, "inbox": inbox, "instance": instance, "first": first,
-               "site": site, "smtp_port": controller.port}
+        yield {
+            "home": home,
+            "warehouse": warehouse,
+            "inbox": inbox,
+            "instance": instance,
+            "first": first,
+            "site": site,
+            "smtp_port": controller.port,
+        }
 
 
 def _briefs(warehouse: WarehouseResource) -> pl.DataFrame:
@@ -100,7 +113,8 @@ def test_each_subscriber_gets_their_theme_with_related_insights_from_other_shows
         mine = briefs.filter(pl.col("email") == email)
         assert 3 <= mine.height <= 5
         themes = [planted_theme(text) for text in mine["text"]]
-        assert sum(t == theme for t in themes) >= min(4, mine.height), (email, list(zip(themes, mine["text"])))
+        planted_count = sum(t == theme for t in themes)
+        assert planted_count >= min(4, mine.height), (email, list(zip(themes, mine["text"], strict=True)))
         cross_show = 0
         for row in mine.to_dicts():
             for related_id in row["related_insight_ids"]:
@@ -117,7 +131,9 @@ def test_each_subscriber_gets_their_theme_with_related_insights_from_other_shows
 
 def test_no_ad_read_reaches_any_brief(world):
     warehouse = world["warehouse"]
-    documents = warehouse.query("SELECT text FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY])
+    documents = warehouse.query(
+        "SELECT text FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY]
+    )
     assert documents.height == 3
     insights = _insight_rows(warehouse)
     for row in insights.values():
@@ -131,7 +147,8 @@ def test_a_subscriber_whose_interests_match_nothing_gets_no_brief_and_no_email(w
     warehouse = world["warehouse"]
     row = warehouse.query(
         "SELECT d.status, d.n_insights FROM brief_documents d JOIN subscribers s USING (subscriber_id) "
-        "WHERE s.email = ? AND d.partition_date = ?", [NOBODY, DEMO_DAY]
+        "WHERE s.email = ? AND d.partition_date = ?",
+        [NOBODY, DEMO_DAY],
     ).to_dicts()
     assert row == [{"status": "no_matches", "n_insights": 0}]
     assert not any(NOBODY in recipients for recipients, _ in world["inbox"].messages)
@@ -145,7 +162,7 @@ def test_briefs_are_rendered_with_deep_links_and_emailed_once_each(world):
     assert message.is_multipart()
     assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
     html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
-    assert '.mp3#t=' in html
+    assert ".mp3#t=" in html
     brief_dir = world["home"] / "briefs" / DEMO_DAY.isoformat()
     assert len(list(brief_dir.glob("*.md"))) == 3 and len(list(brief_dir.glob("*.html"))) == 3
     markdown = next(brief_dir.glob("*.md")).read_text()
@@ -159,13 +176,17 @@ def test_rerunning_the_day_replaces_it_sends_nothing_and_leaves_other_days(world
     assert run_day(PREVIOUS_DAY, world["instance"]).success
     previous_before = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [PREVIOUS_DAY])
     assert previous_before.height == 1
-    counts = {t: warehouse.query(f"SELECT count(*) AS n FROM {t} WHERE partition_date = ?", [DEMO_DAY])["n"][0]
-              for t in ("episodes", "transcripts", "insights", "insight_embeddings", "briefs")}
+    counts = {
+        t: warehouse.query(f"SELECT count(*) AS n FROM {t} WHERE partition_date = ?", [DEMO_DAY])["n"][0]
+        for t in ("episodes", "transcripts", "insights", "insight_embeddings", "briefs")
+    }
     sent_before = len(world["inbox"].messages)
     again = run_day(DEMO_DAY, world["instance"])
     assert again.success
     for table, count in counts.items():
-        assert warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE partition_date = ?", [DEMO_DAY])["n"][0] == count
+        assert (
+            warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE partition_date = ?", [DEMO_DAY])["n"][0] == count
+        )
     assert warehouse.query("SELECT insight_id FROM insights GROUP BY 1 HAVING count(*) > 1").is_empty()
     assert len(world["inbox"].messages) == sent_before
     previous_after = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [PREVIOUS_DAY])
@@ -180,8 +201,13 @@ def test_a_failed_send_is_recorded_and_the_next_run_sends_it(world):
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     selection = ["briefs", "brief_deliveries"]
     with patched_env({"PODCAST_BRIEF_SMTP_PORT": str(free_port())}):  # nothing listens there
-        failed = dg.materialize(assets, selection=selection, partition_key=DEMO_DAY.isoformat(),
-                                resources=defs.resources, instance=world["instance"])
+        failed = dg.materialize(
+            assets,
+            selection=selection,
+            partition_key=DEMO_DAY.isoformat(),
+            resources=defs.resources,
+            instance=world["instance"],
+        )
     assert failed.success  # a failed send is data, not a failed run
     late = warehouse.query(
         "SELECT d.status, d.error, d.attempts FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "
@@ -189,8 +215,13 @@ def test_a_failed_send_is_recorded_and_the_next_run_sends_it(world):
     ).to_dicts()
     assert late[0]["status"] == "failed" and "ConnectionRefused" in late[0]["error"] and late[0]["attempts"] == 1
     sent_before = len(world["inbox"].messages)
-    retried = dg.materialize(assets, selection=selection, partition_key=DEMO_DAY.isoformat(),
-                             resources=defs.resources, instance=world["instance"])
+    retried = dg.materialize(
+        assets,
+        selection=selection,
+        partition_key=DEMO_DAY.isoformat(),
+        resources=defs.resources,
+        instance=world["instance"],
+    )
     assert retried.success
     new = [rcpts for rcpts, _ in world["inbox"].messages[sent_before:]]
     assert new == [["late@example.com"]]
@@ -208,6 +239,10 @@ def test_a_day_without_episodes_produces_no_brief_and_says_so(world):
     materialization = result.asset_materializations_for_node("briefs")[0]
     assert materialization.metadata["day_has_insights"].value is False
     assert "no brief today" in materialization.metadata["sample_brief"].value
-    assert world["warehouse"].query(
-        "SELECT count(*) AS n FROM brief_deliveries WHERE partition_date = ?", [empty_day])["n"][0] == 0
+    assert (
+        world["warehouse"].query("SELECT count(*) AS n FROM brief_deliveries WHERE partition_date = ?", [empty_day])[
+            "n"
+        ][0]
+        == 0
+    )
     assert not (Path(world["home"]) / "outbox").exists()

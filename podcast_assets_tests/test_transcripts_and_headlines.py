@@ -34,37 +34,53 @@ def _silent_wav(seconds: float = 4.0) -> bytes:
 
 def _feed(base: str) -> bytes:
     def item(title, path, kind="audio/mpeg", extra=""):
-        return (f"<item><title>{title}</title><guid>{title}</guid><pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate>"
-                f'<enclosure url="{base}{path}" type="{kind}" length="1"/>{extra}</item>')
+        return (
+            f"<item><title>{title}</title><guid>{title}</guid><pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate>"
+            f'<enclosure url="{base}{path}" type="{kind}" length="1"/>{extra}</item>'
+        )
 
     items = [
         item("Silent", "/silent.wav", "audio/wav"),
         item("Truncated", "/truncated.mp3"),
-        item("Broken transcript link", "/good.mp3",
-             extra=f'<podcast:transcript url="{base}/missing.vtt" type="text/vtt"/>'),
-        item("Unparseable transcript", "/good.mp3?copy=2",
-             extra=f'<podcast:transcript url="{base}/bad.vtt" type="text/vtt"/>'),
+        item(
+            "Broken transcript link",
+            "/good.mp3",
+            extra=f'<podcast:transcript url="{base}/missing.vtt" type="text/vtt"/>',
+        ),
+        item(
+            "Unparseable transcript",
+            "/good.mp3?copy=2",
+            extra=f'<podcast:transcript url="{base}/bad.vtt" type="text/vtt"/>',
+        ),
     ]
-    return ('<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'
-            f"<channel><title>Edge cases</title>{''.join(items)}</channel></rss>").encode()
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'
+        f"<channel><title>Edge cases</title>{''.join(items)}</channel></rss>"
+    ).encode()
 
 
 def test_bad_audio_and_broken_publisher_transcripts_are_recorded_not_fatal(home):
     good = media_bytes("grid-report-40.mp3")
     with SiteServer() as site:
-        site.site.resources.update({
-            "/silent.wav": Resource(_silent_wav(), "audio/wav"),
-            "/truncated.mp3": Resource(good[: len(good) // 2], "audio/mpeg"),
-            "/good.mp3": Resource(good, "audio/mpeg"),
-            "/bad.vtt": Resource(b"this is not a transcript", "text/vtt"),
-            "/feed.xml": Resource(_feed(site.base_url), "application/rss+xml"),
-        })
+        site.site.resources.update(
+            {
+                "/silent.wav": Resource(_silent_wav(), "audio/wav"),
+                "/truncated.mp3": Resource(good[: len(good) // 2], "audio/mpeg"),
+                "/good.mp3": Resource(good, "audio/mpeg"),
+                "/bad.vtt": Resource(b"this is not a transcript", "text/vtt"),
+                "/feed.xml": Resource(_feed(site.base_url), "application/rss+xml"),
+            }
+        )
         add_feed(WarehouseResource(), site.url("/feed.xml"))
         result = dg.materialize(
             [episodes, transcripts, insights],
             partition_key=DAY.isoformat(),
-            resources={"warehouse": WarehouseResource(), "http": HttpClientResource(),
-                       "transcriber": TranscriberResource(device="cpu"), "headline_writer": HeadlineWriterResource()},
+            resources={
+                "warehouse": WarehouseResource(),
+                "http": HttpClientResource(),
+                "transcriber": TranscriberResource(device="cpu"),
+                "headline_writer": HeadlineWriterResource(),
+            },
         )
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
@@ -112,14 +128,40 @@ def test_headline_writer_uses_the_chat_api_and_falls_back_to_extractive_text():
 
 def test_insights_fall_back_when_the_headline_service_fails(home):
     warehouse = WarehouseResource()
-    warehouse.replace_partition("transcripts", DAY, pl.DataFrame({
-        "partition_date": [DAY], "episode_id": ["ep"], "segment_index": [0], "start_s": [0.0], "end_s": [9.0],
-        "text": ["Recycling plants now recover more than ninety percent of the lithium from old car batteries."],
-        "speaker": [None], "source": ["asr"], "model": ["tiny.en"], "language": ["en"],
-    }, schema_overrides={"speaker": pl.String}))
-    result = dg.materialize([insights], partition_key=DAY.isoformat(), resources={
-        "warehouse": warehouse, "headline_writer": HeadlineWriterResource(base_url="http://127.0.0.1:9", timeout_s=2)})
+    warehouse.replace_partition(
+        "transcripts",
+        DAY,
+        pl.DataFrame(
+            {
+                "partition_date": [DAY],
+                "episode_id": ["ep"],
+                "segment_index": [0],
+                "start_s": [0.0],
+                "end_s": [9.0],
+                "text": [
+                    "Recycling plants now recover more than ninety percent of the lithium from old car batteries."
+                ],
+                "speaker": [None],
+                "source": ["asr"],
+                "model": ["tiny.en"],
+                "language": ["en"],
+            },
+            schema_overrides={"speaker": pl.String},
+        ),
+    )
+    result = dg.materialize(
+        [insights],
+        partition_key=DAY.isoformat(),
+        resources={
+            "warehouse": warehouse,
+            "headline_writer": HeadlineWriterResource(base_url="http://127.0.0.1:9", timeout_s=2),
+        },
+    )
     assert result.success
     rows = warehouse.query("SELECT text, headline FROM insights").to_dicts()
-    assert rows == [{"text": "Recycling plants now recover more than ninety percent of the lithium from old car "
-                             "batteries.", "headline": None}]
+    assert rows == [
+        {
+            "text": "Recycling plants now recover more than ninety percent of the lithium from old car batteries.",
+            "headline": None,
+        }
+    ]

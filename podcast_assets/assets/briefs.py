@@ -18,12 +18,24 @@ from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
 
 BRIEF_SCHEMA = {
-    "partition_date": pl.Date, "subscriber_id": pl.String, "rank": pl.Int32, "insight_id": pl.String,
-    "score": pl.Float64, "relevance": pl.Float64, "cluster_id": pl.String, "related_insight_ids": pl.List(pl.String),
+    "partition_date": pl.Date,
+    "subscriber_id": pl.String,
+    "rank": pl.Int32,
+    "insight_id": pl.String,
+    "score": pl.Float64,
+    "relevance": pl.Float64,
+    "cluster_id": pl.String,
+    "related_insight_ids": pl.List(pl.String),
 }
 DOCUMENT_SCHEMA = {
-    "partition_date": pl.Date, "subscriber_id": pl.String, "n_insights": pl.Int32, "status": pl.String,
-    "markdown": pl.String, "html": pl.String, "text": pl.String, "path": pl.String,
+    "partition_date": pl.Date,
+    "subscriber_id": pl.String,
+    "n_insights": pl.Int32,
+    "status": pl.String,
+    "markdown": pl.String,
+    "html": pl.String,
+    "text": pl.String,
+    "path": pl.String,
 }
 
 _DAY_INSIGHTS_SQL = """
@@ -42,14 +54,21 @@ ORDER BY i.insight_id
 
 
 def _item(row: dict) -> BriefItem:
-    return BriefItem(row["text"], row["show"], row["episode_title"] or "", row["start_s"],
-                     deep_link(row["audio_url"], row["link"], row["start_s"]))
+    return BriefItem(
+        row["text"],
+        row["show"],
+        row["episode_title"] or "",
+        row["start_s"],
+        deep_link(row["audio_url"], row["link"], row["start_s"]),
+    )
 
 
 def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[str, int]:
     """Counts of broken promises, for the asset checks."""
     per_subscriber = briefs.group_by("subscriber_id").agg(
-        pl.len().alias("n"), pl.col("insight_id").n_unique().alias("unique"), pl.col("cluster_id").n_unique().alias("clusters")
+        pl.len().alias("n"),
+        pl.col("insight_id").n_unique().alias("unique"),
+        pl.col("cluster_id").n_unique().alias("clusters"),
     )
     related_same_episode = sum(
         1
@@ -97,32 +116,66 @@ def briefs(
     for subscriber in subscribers if rows else []:
         allowed = set(subscriber["feeds"] or [])
         keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
-        candidates = [Candidate(rows[i]["insight_id"], rows[i]["episode_id"], rows[i]["feed_url"],
-                                rows[i]["cluster_id"], rows[i]["quality"], rows[i]["salience"]) for i in keep]
+        candidates = [
+            Candidate(
+                rows[i]["insight_id"],
+                rows[i]["episode_id"],
+                rows[i]["feed_url"],
+                rows[i]["cluster_id"],
+                rows[i]["quality"],
+                rows[i]["salience"],
+            )
+            for i in keep
+        ]
         interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
         picks = choose_brief(candidates, vectors[keep], interest_vectors)
         by_id = {r["insight_id"]: r for r in rows}
         brief_rows += [{"partition_date": day, "subscriber_id": subscriber["subscriber_id"], **vars(p)} for p in picks]
         if not picks:
-            documents.append({"partition_date": day, "subscriber_id": subscriber["subscriber_id"], "n_insights": 0,
-                              "status": "no_matches", "markdown": None, "html": None, "text": None, "path": None})
+            documents.append(
+                {
+                    "partition_date": day,
+                    "subscriber_id": subscriber["subscriber_id"],
+                    "n_insights": 0,
+                    "status": "no_matches",
+                    "markdown": None,
+                    "html": None,
+                    "text": None,
+                    "path": None,
+                }
+            )
             continue
         items = []
         for pick in picks:
             item = _item(by_id[pick.insight_id])
             item.related = [_item(by_id[r]) for r in pick.related_insight_ids]
             items.append(item)
-        rendered = BriefDocument(subscriber["name"] or subscriber["email"], day, subscriber["interests"], items).render()
+        rendered = BriefDocument(
+            subscriber["name"] or subscriber["email"], day, subscriber["interests"], items
+        ).render()
         stem = out_dir / subscriber["subscriber_id"]
         for kind, body in rendered.items():
             stem.with_suffix(f".{kind}").write_text(body)
-        documents.append({"partition_date": day, "subscriber_id": subscriber["subscriber_id"], "n_insights": len(picks),
-                          "status": "ok", "markdown": rendered["md"], "html": rendered["html"],
-                          "text": rendered["txt"], "path": str(stem.with_suffix(".md"))})
-    brief_frame = pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row") if brief_rows \
-        else pl.DataFrame(schema=BRIEF_SCHEMA)
-    document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row") if documents \
+        documents.append(
+            {
+                "partition_date": day,
+                "subscriber_id": subscriber["subscriber_id"],
+                "n_insights": len(picks),
+                "status": "ok",
+                "markdown": rendered["md"],
+                "html": rendered["html"],
+                "text": rendered["txt"],
+                "path": str(stem.with_suffix(".md")),
+            }
+        )
+    brief_frame = (
+        pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row") if brief_rows else pl.DataFrame(schema=BRIEF_SCHEMA)
+    )
+    document_frame = (
+        pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
+        if documents
         else pl.DataFrame(schema=DOCUMENT_SCHEMA)
+    )
     warehouse.replace_partition("briefs", day, brief_frame)
     warehouse.replace_partition("brief_documents", day, document_frame)
 
@@ -137,20 +190,31 @@ def briefs(
             "day_has_insights": bool(rows),
             "mean_relevance": float(brief_frame["relevance"].mean() or 0.0),
             "min_relevance": float(brief_frame["relevance"].min() or 0.0),
-            "sample_brief": dg.MetadataValue.md(sample["markdown"][0] if sample.height else
-                                                "_no brief today: no insights matched any subscriber_"),
+            "sample_brief": dg.MetadataValue.md(
+                sample["markdown"][0] if sample.height else "_no brief today: no insights matched any subscriber_"
+            ),
         },
         check_results=[
-            dg.AssetCheckResult(check_name="at_most_five_insights", passed=problems["over_five"] == 0,
-                                metadata={"briefs_over_five": problems["over_five"]}),
-            dg.AssetCheckResult(check_name="no_duplicate_insight", passed=problems["duplicate_insight"] == 0,
-                                metadata={"briefs_with_duplicates": problems["duplicate_insight"]}),
-            dg.AssetCheckResult(check_name="no_two_insights_from_one_cluster",
-                                passed=problems["same_cluster_twice"] == 0,
-                                metadata={"briefs_repeating_a_cluster": problems["same_cluster_twice"]}),
-            dg.AssetCheckResult(check_name="related_never_from_own_episode",
-                                passed=problems["related_from_own_episode"] == 0,
-                                metadata={"related_from_own_episode": problems["related_from_own_episode"]}),
+            dg.AssetCheckResult(
+                check_name="at_most_five_insights",
+                passed=problems["over_five"] == 0,
+                metadata={"briefs_over_five": problems["over_five"]},
+            ),
+            dg.AssetCheckResult(
+                check_name="no_duplicate_insight",
+                passed=problems["duplicate_insight"] == 0,
+                metadata={"briefs_with_duplicates": problems["duplicate_insight"]},
+            ),
+            dg.AssetCheckResult(
+                check_name="no_two_insights_from_one_cluster",
+                passed=problems["same_cluster_twice"] == 0,
+                metadata={"briefs_repeating_a_cluster": problems["same_cluster_twice"]},
+            ),
+            dg.AssetCheckResult(
+                check_name="related_never_from_own_episode",
+                passed=problems["related_from_own_episode"] == 0,
+                metadata={"related_from_own_episode": problems["related_from_own_episode"]},
+            ),
         ],
     )
 
@@ -184,8 +248,15 @@ def brief_deliveries(
             outcomes["already_delivered"] += 1
             continue
         message_id = f"<brief-{day.isoformat()}-{brief['subscriber_id']}@podcast-brief>"
-        outgoing = OutgoingBrief(brief["email"], brief["name"], f"Your podcast brief for {day:%A %d %B}",
-                                 brief["text"], brief["html"], message_id, brief["subscriber_id"])
+        outgoing = OutgoingBrief(
+            brief["email"],
+            brief["name"],
+            f"Your podcast brief for {day:%A %d %B}",
+            brief["text"],
+            brief["html"],
+            message_id,
+            brief["subscriber_id"],
+        )
         try:
             status, error = mailer.deliver(outgoing, day.isoformat()), None
         except Exception as exc:  # any transport failure is recorded and retried by the next run
@@ -213,7 +284,8 @@ def brief_deliveries(
             "deliveries": dg.MetadataValue.md(markdown_table(deliveries)),
         },
         check_results=[
-            dg.AssetCheckResult(check_name="never_sent_twice", passed=doubles.is_empty(),
-                                metadata={"duplicate_sends": doubles.height})
+            dg.AssetCheckResult(
+                check_name="never_sent_twice", passed=doubles.is_empty(), metadata={"duplicate_sends": doubles.height}
+            )
         ],
     )

@@ -1,6 +1,5 @@
 """episodes: the day's episodes of every registered feed, with their audio downloaded."""
 
-
 import datetime as dt
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +19,27 @@ from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
 
 EPISODES_SCHEMA = {
-    "partition_date": pl.Date, "episode_id": pl.String, "feed_url": pl.String, "show_title": pl.String,
-    "guid": pl.String, "title": pl.String, "link": pl.String, "published_at": pl.Datetime("us"),
-    "audio_url": pl.String, "audio_type": pl.String, "audio_path": pl.String, "audio_bytes": pl.Int64,
-    "audio_sha256": pl.String, "duration_s": pl.Float64, "transcript_url": pl.String,
-    "transcript_type": pl.String, "transcript_path": pl.String, "transcript_error": pl.String,
-    "status": pl.String, "error": pl.String, "fetched_at": pl.Datetime("us"),
+    "partition_date": pl.Date,
+    "episode_id": pl.String,
+    "feed_url": pl.String,
+    "show_title": pl.String,
+    "guid": pl.String,
+    "title": pl.String,
+    "link": pl.String,
+    "published_at": pl.Datetime("us"),
+    "audio_url": pl.String,
+    "audio_type": pl.String,
+    "audio_path": pl.String,
+    "audio_bytes": pl.Int64,
+    "audio_sha256": pl.String,
+    "duration_s": pl.Float64,
+    "transcript_url": pl.String,
+    "transcript_type": pl.String,
+    "transcript_path": pl.String,
+    "transcript_error": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+    "fetched_at": pl.Datetime("us"),
 }
 assert list(EPISODES_SCHEMA) == EPISODE_COLUMNS
 
@@ -50,8 +64,7 @@ def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dic
     warehouse.execute(
         """UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = now(), last_status = ?, last_error = NULL,
            cache_path = ?, title = coalesce(title, ?) WHERE feed_url = ?""",
-        [response.etag, response.last_modified, response.status_code, str(cache_path), parsed.title,
-         feed["feed_url"]],
+        [response.etag, response.last_modified, response.status_code, str(cache_path), parsed.title, feed["feed_url"]],
     )
     return parsed
 
@@ -60,8 +73,12 @@ def _fetch_episode_files(http: HttpClientResource, row: dict, previous: dict | N
     """Download audio (unless the same file is already here) and the publisher transcript; fill the row."""
     audio_dir = home_dir() / "audio" / row["partition_date"].isoformat()
     try:
-        if previous and previous["audio_path"] and Path(previous["audio_path"]).exists() and \
-                sha256_of(Path(previous["audio_path"])) == previous["audio_sha256"]:
+        if (
+            previous
+            and previous["audio_path"]
+            and Path(previous["audio_path"]).exists()
+            and sha256_of(Path(previous["audio_path"])) == previous["audio_sha256"]
+        ):
             path = Path(previous["audio_path"])
             row.update(audio_path=str(path), audio_bytes=path.stat().st_size, audio_sha256=previous["audio_sha256"])
         else:

@@ -16,8 +16,15 @@ from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.warehouse import WarehouseResource
 
 INSIGHT_SCHEMA = {
-    "partition_date": pl.Date, "insight_id": pl.String, "episode_id": pl.String, "start_s": pl.Float64,
-    "end_s": pl.Float64, "text": pl.String, "headline": pl.String, "score": pl.Float64, "signals": pl.String,
+    "partition_date": pl.Date,
+    "insight_id": pl.String,
+    "episode_id": pl.String,
+    "start_s": pl.Float64,
+    "end_s": pl.Float64,
+    "text": pl.String,
+    "headline": pl.String,
+    "score": pl.Float64,
+    "signals": pl.String,
 }
 LOOKBACK_DAYS = 7
 
@@ -113,8 +120,12 @@ def insight_embeddings(
             "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
             "model": [embedder.model_name()] * frame.height,
         },
-        schema={"partition_date": pl.Date, "insight_id": pl.String,
-                "embedding": pl.Array(pl.Float32, dimension), "model": pl.String},
+        schema={
+            "partition_date": pl.Date,
+            "insight_id": pl.String,
+            "embedding": pl.Array(pl.Float32, dimension),
+            "model": pl.String,
+        },
     )
     warehouse.execute(_embeddings_table_sql(dimension))
     warehouse.replace_partition("insight_embeddings", day, out)
@@ -192,10 +203,20 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     previous_centroids, previous_sizes = _centroids(previous)
     vectors = _vectors(frame)
     labels = cluster_ideas(vectors)
-    summaries = summarize_clusters(
-        vectors, labels, frame["text"].to_list(), frame["episode_id"].to_list(), frame["feed_url"].to_list(),
-        frame["score"].to_list(), previous_centroids, previous_sizes,
-    ) if frame.height else []
+    summaries = (
+        summarize_clusters(
+            vectors,
+            labels,
+            frame["text"].to_list(),
+            frame["episode_id"].to_list(),
+            frame["feed_url"].to_list(),
+            frame["score"].to_list(),
+            previous_centroids,
+            previous_sizes,
+        )
+        if frame.height
+        else []
+    )
     cluster_ids = {s.cluster_index: f"{day.isoformat()}-c{s.cluster_index:03d}" for s in summaries}
     assignments = pl.DataFrame(
         {
@@ -207,17 +228,37 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 for i, label in enumerate(labels)
             ],
         },
-        schema={"partition_date": pl.Date, "insight_id": pl.String, "cluster_id": pl.String,
-                "similarity_to_centroid": pl.Float64},
+        schema={
+            "partition_date": pl.Date,
+            "insight_id": pl.String,
+            "cluster_id": pl.String,
+            "similarity_to_centroid": pl.Float64,
+        },
     )
     summary_frame = pl.DataFrame(
         [
-            {"partition_date": day, "cluster_id": cluster_ids[s.cluster_index], "label": s.label, "size": s.size,
-             "n_episodes": s.n_episodes, "n_shows": s.n_shows, "salience": s.salience, "trend": s.trend}
+            {
+                "partition_date": day,
+                "cluster_id": cluster_ids[s.cluster_index],
+                "label": s.label,
+                "size": s.size,
+                "n_episodes": s.n_episodes,
+                "n_shows": s.n_shows,
+                "salience": s.salience,
+                "trend": s.trend,
+            }
             for s in summaries
         ],
-        schema={"partition_date": pl.Date, "cluster_id": pl.String, "label": pl.String, "size": pl.Int32,
-                "n_episodes": pl.Int32, "n_shows": pl.Int32, "salience": pl.Float64, "trend": pl.String},
+        schema={
+            "partition_date": pl.Date,
+            "cluster_id": pl.String,
+            "label": pl.String,
+            "size": pl.Int32,
+            "n_episodes": pl.Int32,
+            "n_shows": pl.Int32,
+            "salience": pl.Float64,
+            "trend": pl.String,
+        },
         orient="row",
     )
     warehouse.replace_partition("insight_clusters", day, assignments)
@@ -230,8 +271,12 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "new_clusters": summary_frame.filter(pl.col("trend") == "new").height,
             "same_idea_similarity": SAME_IDEA_SIMILARITY,
             "cluster_labels": dg.MetadataValue.md(
-                markdown_table(summary_frame.sort("salience", descending=True)
-                               .select("label", "size", "n_shows", "salience", "trend"), 30)
+                markdown_table(
+                    summary_frame.sort("salience", descending=True).select(
+                        "label", "size", "n_shows", "salience", "trend"
+                    ),
+                    30,
+                )
             ),
         }
     )

@@ -1,6 +1,5 @@
 """transcripts: timed segments for every ok episode of the day, from the publisher or from whisperx."""
 
-
 import datetime as dt
 import time
 from pathlib import Path
@@ -18,14 +17,29 @@ from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 
 SEGMENT_SCHEMA = {
-    "partition_date": pl.Date, "episode_id": pl.String, "segment_index": pl.Int32, "start_s": pl.Float64,
-    "end_s": pl.Float64, "text": pl.String, "speaker": pl.String, "source": pl.String, "model": pl.String,
+    "partition_date": pl.Date,
+    "episode_id": pl.String,
+    "segment_index": pl.Int32,
+    "start_s": pl.Float64,
+    "end_s": pl.Float64,
+    "text": pl.String,
+    "speaker": pl.String,
+    "source": pl.String,
+    "model": pl.String,
     "language": pl.String,
 }
 STATUS_SCHEMA = {
-    "partition_date": pl.Date, "episode_id": pl.String, "status": pl.String, "source": pl.String,
-    "model": pl.String, "language": pl.String, "device": pl.String, "n_segments": pl.Int32,
-    "audio_s": pl.Float64, "wall_s": pl.Float64, "error": pl.String,
+    "partition_date": pl.Date,
+    "episode_id": pl.String,
+    "status": pl.String,
+    "source": pl.String,
+    "model": pl.String,
+    "language": pl.String,
+    "device": pl.String,
+    "n_segments": pl.Int32,
+    "audio_s": pl.Float64,
+    "wall_s": pl.Float64,
+    "error": pl.String,
 }
 
 
@@ -49,8 +63,16 @@ def _transcribe_episode(episode: dict, transcriber: TranscriberResource) -> tupl
     if episode["transcript_path"]:
         segments, note = _publisher_segments(episode)
         if segments:
-            status.update(status="ok", source="publisher", model="publisher", language=None, device=None,
-                          n_segments=len(segments), wall_s=time.perf_counter() - started, error=None)
+            status.update(
+                status="ok",
+                source="publisher",
+                model="publisher",
+                language=None,
+                device=None,
+                n_segments=len(segments),
+                wall_s=time.perf_counter() - started,
+                error=None,
+            )
             return segments, status
     status.update(source="asr", model=transcriber.model_name(), device=transcriber.resolved_device())
     try:
@@ -106,18 +128,35 @@ def transcripts(
         segments, status = _transcribe_episode(episode, transcriber)
         status_rows.append({"partition_date": day, **status})
         segment_rows += [
-            {"partition_date": day, "episode_id": episode["episode_id"], "segment_index": index,
-             "start_s": s.start_s, "end_s": s.end_s, "text": s.text, "speaker": s.speaker,
-             "source": status["source"], "model": status["model"], "language": status["language"]}
+            {
+                "partition_date": day,
+                "episode_id": episode["episode_id"],
+                "segment_index": index,
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "text": s.text,
+                "speaker": s.speaker,
+                "source": status["source"],
+                "model": status["model"],
+                "language": status["language"],
+            }
             for index, s in enumerate(segments)
         ]
-        context.log.info(f"{episode['title']!r}: {status['status']} via {status['source']} ({status['n_segments']} segments)")
+        context.log.info(
+            f"{episode['title']!r}: {status['status']} via {status['source']} ({status['n_segments']} segments)"
+        )
     wall_s = time.perf_counter() - started
 
-    segment_frame = pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row") if segment_rows \
+    segment_frame = (
+        pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row")
+        if segment_rows
         else pl.DataFrame(schema=SEGMENT_SCHEMA)
-    status_frame = pl.DataFrame(status_rows, schema=STATUS_SCHEMA, orient="row") if status_rows \
+    )
+    status_frame = (
+        pl.DataFrame(status_rows, schema=STATUS_SCHEMA, orient="row")
+        if status_rows
         else pl.DataFrame(schema=STATUS_SCHEMA)
+    )
     warehouse.replace_partition("transcripts", day, segment_frame)
     warehouse.replace_partition("transcript_status", day, status_frame)
 
@@ -146,8 +185,8 @@ def transcripts(
         check_results=[
             dg.AssetCheckResult(
                 check_name="every_ok_episode_has_transcript_or_reason",
-                passed=not missing and status_frame.filter(
-                    (pl.col("status") != "ok") & pl.col("error").is_null()).is_empty(),
+                passed=not missing
+                and status_frame.filter((pl.col("status") != "ok") & pl.col("error").is_null()).is_empty(),
                 metadata={"episodes_without_outcome": len(missing)},
             ),
             dg.AssetCheckResult(
@@ -157,4 +196,3 @@ def transcripts(
             ),
         ],
     )
-

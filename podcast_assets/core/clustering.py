@@ -47,7 +47,9 @@ def ctfidf_labels(texts: list[str], labels: np.ndarray, top_n: int = 3) -> dict[
     clusters = sorted(set(int(label) for label in labels))
     documents = [" ".join(t for t, label in zip(texts, labels, strict=True) if label == c) for c in clusters]
     try:
-        vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
+        vectorizer = CountVectorizer(
+            stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b"
+        )
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
     except ValueError:  # only stop words
         return {c: "misc" for c in clusters}
@@ -93,7 +95,11 @@ def summarize_clusters(
         centroid = embeddings[members].mean(axis=0)
         centroid = centroid / (np.linalg.norm(centroid) or 1.0)
         n_shows = len({show_ids[i] for i in members})
-        salience = 0.5 * n_shows / all_shows + 0.2 * min(len(members), 5) / 5 + 0.3 * float(np.mean([quality[i] for i in members]))
+        salience = (
+            0.5 * n_shows / all_shows
+            + 0.2 * min(len(members), 5) / 5
+            + 0.3 * float(np.mean([quality[i] for i in members]))
+        )
         trend = "new"
         if len(previous_centroids):
             similarity = previous_centroids @ centroid
@@ -101,7 +107,15 @@ def summarize_clusters(
             if matched.any():
                 trend = "rising" if len(members) > float(previous_sizes[matched].mean()) else "recurring"
         summaries.append(
-            ClusterSummary(cluster, names[cluster], len(members), len({episode_ids[i] for i in members}), n_shows,
-                           round(salience, 4), trend, centroid)
+            ClusterSummary(
+                cluster,
+                names[cluster],
+                len(members),
+                len({episode_ids[i] for i in members}),
+                n_shows,
+                round(salience, 4),
+                trend,
+                centroid,
+            )
         )
     return summaries

@@ -8,9 +8,27 @@ from dataclasses import dataclass
 from podcast_assets.core.rss import FeedItem, ParsedFeed, episode_id_for, items_published_on
 
 EPISODE_COLUMNS = [
-    "partition_date", "episode_id", "feed_url", "show_title", "guid", "title", "link", "published_at",
-    "audio_url", "audio_type", "audio_path", "audio_bytes", "audio_sha256", "duration_s", "transcript_url",
-    "transcript_type", "transcript_path", "transcript_error", "status", "error", "fetched_at",
+    "partition_date",
+    "episode_id",
+    "feed_url",
+    "show_title",
+    "guid",
+    "title",
+    "link",
+    "published_at",
+    "audio_url",
+    "audio_type",
+    "audio_path",
+    "audio_bytes",
+    "audio_sha256",
+    "duration_s",
+    "transcript_url",
+    "transcript_type",
+    "transcript_path",
+    "transcript_error",
+    "status",
+    "error",
+    "fetched_at",
 ]
 
 

@@ -43,8 +43,13 @@ def extract_insights(episode_id: str, segments: list[dict]) -> Extraction:
             continue
         insights.append(
             Insight(
-                insight_id_for(episode_id, passage.start_s, passage.text), episode_id, passage.start_s,
-                passage.end_s, passage.text, verdict.score, ",".join(verdict.signals),
+                insight_id_for(episode_id, passage.start_s, passage.text),
+                episode_id,
+                passage.start_s,
+                passage.end_s,
+                passage.text,
+                verdict.score,
+                ",".join(verdict.signals),
             )
         )
     return Extraction(insights, rejected)

@@ -51,12 +51,16 @@ def related_for(
     own = candidates[index]
     similarity = vectors @ vectors[index]
     options = [
-        j for j in range(len(candidates))
-        if j != index and j not in exclude and candidates[j].episode_id != own.episode_id
+        j
+        for j in range(len(candidates))
+        if j != index
+        and j not in exclude
+        and candidates[j].episode_id != own.episode_id
         and (candidates[j].cluster_id == own.cluster_id or similarity[j] >= MIN_RELATED_SIMILARITY)
     ]
-    options.sort(key=lambda j: (candidates[j].cluster_id != own.cluster_id, candidates[j].show_id == own.show_id,
-                                -similarity[j]))
+    options.sort(
+        key=lambda j: (candidates[j].cluster_id != own.cluster_id, candidates[j].show_id == own.show_id, -similarity[j])
+    )
     return options[:limit]
 
 
@@ -89,6 +93,14 @@ def choose_brief(
     picks = []
     for rank, i in enumerate(chosen, start=1):
         related = related_for(i, candidates, vectors, exclude=set(chosen))
-        picks.append(Pick(rank, candidates[i].insight_id, round(float(base[i]), 4), round(float(relevances[i]), 4),
-                          candidates[i].cluster_id, [candidates[j].insight_id for j in related]))
+        picks.append(
+            Pick(
+                rank,
+                candidates[i].insight_id,
+                round(float(base[i]), 4),
+                round(float(relevances[i]), 4),
+                candidates[i].cluster_id,
+                [candidates[j].insight_id for j in related],
+            )
+        )
     return picks

@@ -54,7 +54,4 @@ class BriefDocument:
 
     def render(self) -> dict[str, str]:
         context = {"brief": self}
-        return {
-            kind: _ENVIRONMENT.get_template(f"brief.{kind}.j2").render(context)
-            for kind in ("md", "html", "txt")
-        }
+        return {kind: _ENVIRONMENT.get_template(f"brief.{kind}.j2").render(context) for kind in ("md", "html", "txt")}

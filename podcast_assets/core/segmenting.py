@@ -45,8 +45,9 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
         cursor = segment["start_s"]
         for part in parts:
             duration = span * len(part) / total
-            sentences.append(Sentence(episode_id, round(cursor, 2), round(cursor + duration, 2), part,
-                                      segment["segment_index"]))
+            sentences.append(
+                Sentence(episode_id, round(cursor, 2), round(cursor + duration, 2), part, segment["segment_index"])
+            )
             cursor += duration
     return sentences
 
@@ -57,8 +58,13 @@ def passages(sentences: list[Sentence], joinable: Callable[[str], bool] = lambda
     never rides on an insight, and an insight starting with "So" is not swallowed by the intro before it)."""
     grouped: list[list[Sentence]] = []
     for sentence in sentences:
-        if (grouped and len(grouped[-1]) < MAX_SENTENCES and _CONTINUATION.match(sentence.text)
-                and joinable(sentence.text) and joinable(grouped[-1][0].text)):
+        if (
+            grouped
+            and len(grouped[-1]) < MAX_SENTENCES
+            and _CONTINUATION.match(sentence.text)
+            and joinable(sentence.text)
+            and joinable(grouped[-1][0].text)
+        ):
             grouped[-1].append(sentence)
         else:
             grouped.append([sentence])

@@ -59,8 +59,12 @@ def _parse_cues(document: str) -> list[Segment]:
         text = html.unescape(_ANY_TAG.sub("", raw_text)).strip()
         if text:
             segments.append(
-                Segment(parse_timestamp(timing["start"]), parse_timestamp(timing["end"]), text,
-                        voice.group(1).strip() if voice else None)
+                Segment(
+                    parse_timestamp(timing["start"]),
+                    parse_timestamp(timing["end"]),
+                    text,
+                    voice.group(1).strip() if voice else None,
+                )
             )
     return segments
 

@@ -45,16 +45,42 @@ def build() -> None:
                 frames, rate = _speak(paragraph.text, VOICES[voice_key], Path(tmp) / f"{index}.wav")
                 start_s = len(pcm) / 2 / rate
                 pcm += frames
-                spans.append({"start_s": round(start_s, 3), "end_s": round(len(pcm) / 2 / rate, 3),
-                              "speaker": "Host" if paragraph.voice == "host" else "Guest"})
+                spans.append(
+                    {
+                        "start_s": round(start_s, 3),
+                        "end_s": round(len(pcm) / 2 / rate, 3),
+                        "speaker": "Host" if paragraph.voice == "host" else "Guest",
+                    }
+                )
                 pcm += b"\x00\x00" * int(PAUSE_S * rate)
             raw = Path(tmp) / "episode.raw"
             raw.write_bytes(pcm)
             subprocess.run(
-                ["ffmpeg", "-y", "-loglevel", "error", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", str(raw),
-                 "-codec:a", "libmp3lame", "-b:a", "32k", "-ar", "22050",
-                 "-metadata", f"title={episode.title}", "-metadata", f"artist={show.title}",
-                 str(MEDIA_DIR / f"{episode.slug}.mp3")],
+                [
+                    "ffmpeg",
+                    "-y",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "s16le",
+                    "-ar",
+                    str(rate),
+                    "-ac",
+                    "1",
+                    "-i",
+                    str(raw),
+                    "-codec:a",
+                    "libmp3lame",
+                    "-b:a",
+                    "32k",
+                    "-ar",
+                    "22050",
+                    "-metadata",
+                    f"title={episode.title}",
+                    "-metadata",
+                    f"artist={show.title}",
+                    str(MEDIA_DIR / f"{episode.slug}.mp3"),
+                ],
                 check=True,
             )
             manifest[episode.slug] = spans

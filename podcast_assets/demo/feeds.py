@@ -69,8 +69,12 @@ def publish_network(server: SiteServer) -> list[str]:
         body, content_type = render_feed(show, server.base_url)
         server.site.resources[feed_path(show)] = Resource(body, content_type)
         for episode in show.episodes:
-            server.site.resources[f"/media/{episode.slug}.mp3"] = Resource(media_bytes(f"{episode.slug}.mp3"), "audio/mpeg")
+            server.site.resources[f"/media/{episode.slug}.mp3"] = Resource(
+                media_bytes(f"{episode.slug}.mp3"), "audio/mpeg"
+            )
             if episode.publisher_transcript:
-                server.site.resources[f"/transcripts/{episode.slug}.vtt"] = Resource(episode_vtt(episode).encode(), "text/vtt")
+                server.site.resources[f"/transcripts/{episode.slug}.vtt"] = Resource(
+                    episode_vtt(episode).encode(), "text/vtt"
+                )
         urls.append(server.url(feed_path(show)))
     return urls

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the episode scripts are prose, one paragraph per line)
 """The built-in demo network: four shows, scripted episodes with planted insights, ads and filler.
 
 The scripts are the ground truth for tests: every paragraph says what it is (`insight`, `ad`, `filler`),
@@ -82,11 +83,25 @@ GRID_REPORT = Show(
             published_at=_at(DEMO_DAY, 6, 30),
             paragraphs=(
                 F("Welcome back to the Grid Report. I'm your host Sam, and today my guest is a battery chemist."),
-                I("batteries", "sodium_cost", "Sodium ion battery cells became about twenty percent cheaper than lithium iron phosphate cells this year, because sodium is abundant and needs no cobalt or nickel."),
-                I("batteries", "solid_state_interface", "Solid state batteries still fail mostly at the interface between the lithium metal anode and the ceramic electrolyte, where tiny dendrites crack the separator."),
-                AD("This episode is brought to you by VoltBox, the portable power station for camping trips. Use promo code GRID for twenty percent off at voltbox dot com."),
+                I(
+                    "batteries",
+                    "sodium_cost",
+                    "Sodium ion battery cells became about twenty percent cheaper than lithium iron phosphate cells this year, because sodium is abundant and needs no cobalt or nickel.",
+                ),
+                I(
+                    "batteries",
+                    "solid_state_interface",
+                    "Solid state batteries still fail mostly at the interface between the lithium metal anode and the ceramic electrolyte, where tiny dendrites crack the separator.",
+                ),
+                AD(
+                    "This episode is brought to you by VoltBox, the portable power station for camping trips. Use promo code GRID for twenty percent off at voltbox dot com."
+                ),
                 F("Yeah, I mean, it's kind of wild, right? Okay, let's keep going.", "guest"),
-                I("batteries", "grid_evening_peak", "Grid batteries in California now deliver more power than gas plants during the evening peak on most summer days."),
+                I(
+                    "batteries",
+                    "grid_evening_peak",
+                    "Grid batteries in California now deliver more power than gas plants during the evening peak on most summer days.",
+                ),
                 F("That's all for today. Thanks for listening, and don't forget to subscribe."),
             ),
         ),
@@ -96,9 +111,19 @@ GRID_REPORT = Show(
             published_at=_at(DEMO_DAY, 15, 0),
             paragraphs=(
                 F("Hello and welcome to another episode of the Grid Report. Thanks to everyone who left us a review."),
-                I("batteries", "iron_air_duration", "Iron air batteries can store electricity for one hundred hours, which makes them a cheap backup for several calm winter days without wind."),
-                I("batteries", "recycling_recovery", "Recycling plants now recover more than ninety percent of the lithium, nickel and cobalt from old electric car battery packs."),
-                AD("Today's show is sponsored by VoltBox. Power your next road trip with a VoltBox battery pack, and get free shipping with code GRID at voltbox dot com."),
+                I(
+                    "batteries",
+                    "iron_air_duration",
+                    "Iron air batteries can store electricity for one hundred hours, which makes them a cheap backup for several calm winter days without wind.",
+                ),
+                I(
+                    "batteries",
+                    "recycling_recovery",
+                    "Recycling plants now recover more than ninety percent of the lithium, nickel and cobalt from old electric car battery packs.",
+                ),
+                AD(
+                    "Today's show is sponsored by VoltBox. Power your next road trip with a VoltBox battery pack, and get free shipping with code GRID at voltbox dot com."
+                ),
                 F("Anyway, so, you know, where were we? Right.", "guest"),
                 F("We will be back next week with more from the world of energy. Bye for now."),
             ),
@@ -109,7 +134,11 @@ GRID_REPORT = Show(
             published_at=_at(PREVIOUS_DAY, 7, 0),
             paragraphs=(
                 F("Welcome to the Grid Report. Today we talk about winter."),
-                I("heat", "heat_pump_cold", "Modern heat pumps keep working at minus twenty degrees, so cold climates are no longer a reason to burn gas for heating."),
+                I(
+                    "heat",
+                    "heat_pump_cold",
+                    "Modern heat pumps keep working at minus twenty degrees, so cold climates are no longer a reason to burn gas for heating.",
+                ),
                 F("Thanks for listening, see you next time."),
             ),
         ),
@@ -130,10 +159,24 @@ MODEL_BEHAVIOR = Show(
             published_at=_at(DEMO_DAY, 9, 0),
             paragraphs=(
                 F("Hi everyone, welcome to Model Behavior. I'm joined today by an interpretability researcher."),
-                I("ai_interpretability", "transfer_to_mamba", "Contrary to fears, interpretability techniques built for transformers seem to work on Mamba and mixture of experts models too."),
-                I("ai_interpretability", "sparse_autoencoders", "Sparse autoencoders can split a single neuron into thousands of readable features, such as one feature that fires only for deception."),
-                AD("Today's sponsor is CloudPilot, the easiest way to deploy your apps. Sign up for a free trial at cloudpilot dot io and get your first month free."),
-                I("ai_interpretability", "moe_routing", "Mixture of experts routing may even make models easier to read, because each expert ends up specializing in a narrow topic."),
+                I(
+                    "ai_interpretability",
+                    "transfer_to_mamba",
+                    "Contrary to fears, interpretability techniques built for transformers seem to work on Mamba and mixture of experts models too.",
+                ),
+                I(
+                    "ai_interpretability",
+                    "sparse_autoencoders",
+                    "Sparse autoencoders can split a single neuron into thousands of readable features, such as one feature that fires only for deception.",
+                ),
+                AD(
+                    "Today's sponsor is CloudPilot, the easiest way to deploy your apps. Sign up for a free trial at cloudpilot dot io and get your first month free."
+                ),
+                I(
+                    "ai_interpretability",
+                    "moe_routing",
+                    "Mixture of experts routing may even make models easier to read, because each expert ends up specializing in a narrow topic.",
+                ),
                 F("Thanks so much for coming on the show. And thank you all for listening."),
             ),
         ),
@@ -143,10 +186,24 @@ MODEL_BEHAVIOR = Show(
             published_at=_at(DEMO_DAY, 18, 0),
             paragraphs=(
                 F("Welcome back to Model Behavior. Let's get right into it."),
-                I("ai_interpretability", "chain_of_thought", "Chain of thought explanations often do not reflect the real computation, because models reach the answer first and write the reasoning afterwards."),
-                I("ai_interpretability", "lie_probes", "Simple linear probes on the hidden activations of a language model can detect when it is lying with more than ninety percent accuracy in controlled tests."),
-                I("ai_interpretability", "rhyme_planning", "Circuit tracing showed that language models plan the rhyming word of a poem several tokens before they write it."),
-                AD("This episode is supported by CloudPilot. Go to cloudpilot dot io slash behavior to claim your discount."),
+                I(
+                    "ai_interpretability",
+                    "chain_of_thought",
+                    "Chain of thought explanations often do not reflect the real computation, because models reach the answer first and write the reasoning afterwards.",
+                ),
+                I(
+                    "ai_interpretability",
+                    "lie_probes",
+                    "Simple linear probes on the hidden activations of a language model can detect when it is lying with more than ninety percent accuracy in controlled tests.",
+                ),
+                I(
+                    "ai_interpretability",
+                    "rhyme_planning",
+                    "Circuit tracing showed that language models plan the rhyming word of a poem several tokens before they write it.",
+                ),
+                AD(
+                    "This episode is supported by CloudPilot. Go to cloudpilot dot io slash behavior to claim your discount."
+                ),
                 F("Okay, that's a wrap. Subscribe wherever you get your podcasts."),
             ),
         ),
@@ -167,10 +224,24 @@ DEEP_REST = Show(
             published_at=_at(DEMO_DAY, 5, 0),
             paragraphs=(
                 F("Welcome to Deep Rest, the show about the science of sleep. I'm your host."),
-                I("sleep", "short_sleep_colds", "People who sleep less than six hours a night catch colds four times more often than people who sleep seven hours or more."),
-                I("sleep", "cool_bedroom", "Keeping the bedroom at about eighteen degrees Celsius helps you fall asleep faster than a warm room does."),
-                AD("This show is sponsored by DreamWeave mattresses. Visit dreamweave dot com and use code REST to get fifteen percent off your first mattress."),
-                I("sleep", "morning_light", "Ten minutes of morning sunlight shifts your body clock earlier and makes it easier to fall asleep at night."),
+                I(
+                    "sleep",
+                    "short_sleep_colds",
+                    "People who sleep less than six hours a night catch colds four times more often than people who sleep seven hours or more.",
+                ),
+                I(
+                    "sleep",
+                    "cool_bedroom",
+                    "Keeping the bedroom at about eighteen degrees Celsius helps you fall asleep faster than a warm room does.",
+                ),
+                AD(
+                    "This show is sponsored by DreamWeave mattresses. Visit dreamweave dot com and use code REST to get fifteen percent off your first mattress."
+                ),
+                I(
+                    "sleep",
+                    "morning_light",
+                    "Ten minutes of morning sunlight shifts your body clock earlier and makes it easier to fall asleep at night.",
+                ),
                 F("That is it for this week. Sleep well, everyone."),
             ),
         ),
@@ -180,10 +251,24 @@ DEEP_REST = Show(
             published_at=_at(DEMO_DAY, 12, 0),
             paragraphs=(
                 F("Hello, and welcome back to Deep Rest. Before we start, a quick thank you to our listeners."),
-                I("sleep", "caffeine_half_life", "Caffeine has a half life of about five hours, so a coffee at four in the afternoon still has half its effect at nine in the evening."),
-                I("sleep", "weekend_catch_up", "Contrary to popular advice, catching up on sleep at the weekend does not repair the metabolic damage of a short week."),
-                I("sleep", "glymphatic", "During deep sleep the brain's glymphatic system flushes out waste proteins that are linked to Alzheimer's disease."),
-                AD("Support for Deep Rest comes from DreamWeave. Their cooling pillows come with a one hundred night free trial at dreamweave dot com."),
+                I(
+                    "sleep",
+                    "caffeine_half_life",
+                    "Caffeine has a half life of about five hours, so a coffee at four in the afternoon still has half its effect at nine in the evening.",
+                ),
+                I(
+                    "sleep",
+                    "weekend_catch_up",
+                    "Contrary to popular advice, catching up on sleep at the weekend does not repair the metabolic damage of a short week.",
+                ),
+                I(
+                    "sleep",
+                    "glymphatic",
+                    "During deep sleep the brain's glymphatic system flushes out waste proteins that are linked to Alzheimer's disease.",
+                ),
+                AD(
+                    "Support for Deep Rest comes from DreamWeave. Their cooling pillows come with a one hundred night free trial at dreamweave dot com."
+                ),
                 F("Thanks for listening, and sweet dreams."),
             ),
         ),
@@ -204,11 +289,33 @@ MORNING_SIGNAL = Show(
             published_at=_at(DEMO_DAY, 7, 0),
             paragraphs=(
                 F("Good morning and welcome to Morning Signal, your daily science briefing."),
-                I("batteries", "sodium_cost", "New pricing data shows sodium ion cells are now roughly a fifth cheaper than lithium iron phosphate cells, since sodium is plentiful and uses no cobalt.", "host"),
-                I("batteries", "fast_charge_myth", "Contrary to popular belief, fast charging to eighty percent every day barely hurts a modern lithium iron phosphate battery, and heat is what really ages the cells.", "host"),
-                AD("Support for this podcast comes from Brightly meal kits. Go to brightly dot com slash signal for a special offer on your first box."),
-                I("ai_interpretability", "lie_probes", "A new study found that linear probes reading a language model's internal activations catch it lying over ninety percent of the time.", "guest"),
-                I("sleep", "short_sleep_colds", "Sleeping under six hours a night makes you about four times more likely to catch a cold than sleeping seven hours.", "guest"),
+                I(
+                    "batteries",
+                    "sodium_cost",
+                    "New pricing data shows sodium ion cells are now roughly a fifth cheaper than lithium iron phosphate cells, since sodium is plentiful and uses no cobalt.",
+                    "host",
+                ),
+                I(
+                    "batteries",
+                    "fast_charge_myth",
+                    "Contrary to popular belief, fast charging to eighty percent every day barely hurts a modern lithium iron phosphate battery, and heat is what really ages the cells.",
+                    "host",
+                ),
+                AD(
+                    "Support for this podcast comes from Brightly meal kits. Go to brightly dot com slash signal for a special offer on your first box."
+                ),
+                I(
+                    "ai_interpretability",
+                    "lie_probes",
+                    "A new study found that linear probes reading a language model's internal activations catch it lying over ninety percent of the time.",
+                    "guest",
+                ),
+                I(
+                    "sleep",
+                    "short_sleep_colds",
+                    "Sleeping under six hours a night makes you about four times more likely to catch a cold than sleeping seven hours.",
+                    "guest",
+                ),
                 F("That's the signal for today. See you tomorrow morning."),
             ),
         ),
@@ -219,10 +326,27 @@ MORNING_SIGNAL = Show(
             publisher_transcript=True,
             paragraphs=(
                 F("Good evening, this is a special edition of Morning Signal."),
-                I("batteries", "iron_air_duration", "Iron air batteries that hold a charge for a hundred hours could back up the grid through several windless winter days at a low cost.", "host"),
-                I("ai_interpretability", "transfer_to_mamba", "Researchers report that interpretability tools designed for transformers also work on Mamba and mixture of experts architectures.", "guest"),
-                AD("Morning Signal is brought to you by Brightly. Fresh ingredients, delivered. Use code SIGNAL at brightly dot com."),
-                I("sleep", "weekend_catch_up", "Sleeping in on the weekend does not undo the metabolic harm of sleeping too little during the week, a new trial shows.", "guest"),
+                I(
+                    "batteries",
+                    "iron_air_duration",
+                    "Iron air batteries that hold a charge for a hundred hours could back up the grid through several windless winter days at a low cost.",
+                    "host",
+                ),
+                I(
+                    "ai_interpretability",
+                    "transfer_to_mamba",
+                    "Researchers report that interpretability tools designed for transformers also work on Mamba and mixture of experts architectures.",
+                    "guest",
+                ),
+                AD(
+                    "Morning Signal is brought to you by Brightly. Fresh ingredients, delivered. Use code SIGNAL at brightly dot com."
+                ),
+                I(
+                    "sleep",
+                    "weekend_catch_up",
+                    "Sleeping in on the weekend does not undo the metabolic harm of sleeping too little during the week, a new trial shows.",
+                    "guest",
+                ),
                 F("Thanks for listening to Morning Signal."),
             ),
         ),
@@ -234,7 +358,11 @@ SHOWS: tuple[Show, ...] = (GRID_REPORT, MODEL_BEHAVIOR, DEEP_REST, MORNING_SIGNA
 # Demo subscribers: one per theme, plus one with interests that the network never speaks about.
 DEMO_SUBSCRIBERS = (
     {"email": "ada@example.com", "name": "Ada", "interests": "battery chemistry, energy storage, electric grid"},
-    {"email": "grace@example.com", "name": "Grace", "interests": "AI interpretability, how language models work inside"},
+    {
+        "email": "grace@example.com",
+        "name": "Grace",
+        "interests": "AI interpretability, how language models work inside",
+    },
     {"email": "linus@example.com", "name": "Linus", "interests": "sleep science, health, insomnia"},
 )
 

@@ -64,7 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if resource.status == 200 and (
             self.headers.get("If-None-Match") == resource.etag
-            or (self.headers.get("If-Modified-Since") == resource.last_modified and not self.headers.get("If-None-Match"))
+            or (
+                self.headers.get("If-Modified-Since") == resource.last_modified
+                and not self.headers.get("If-None-Match")
+            )
         ):
             self.send_response(304)
             self.send_header("ETag", resource.etag)

@@ -67,7 +67,10 @@ class EmbedderResource(dg.ConfigurableResource):
         )
         with torch.inference_mode(), autocast:
             vectors = model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)

@@ -71,7 +71,11 @@ class MailerResource(dg.ConfigurableResource):
             Path(outbox / f"{brief.outbox_name}.eml").write_bytes(bytes(message))
             return "written"
         port = int(self._setting(self.smtp_port, "PODCAST_BRIEF_SMTP_PORT", "25"))
-        starttls = self._setting(self.smtp_starttls, "PODCAST_BRIEF_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes")
+        starttls = self._setting(self.smtp_starttls, "PODCAST_BRIEF_SMTP_STARTTLS", "false").lower() in (
+            "1",
+            "true",
+            "yes",
+        )
         user = self._setting(self.smtp_user, "PODCAST_BRIEF_SMTP_USER")
         with smtplib.SMTP(host, port, timeout=self.timeout_s) as smtp:
             if starttls:

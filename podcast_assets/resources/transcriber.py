@@ -68,8 +68,13 @@ def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str
 
     # The default pyannote VAD loads weights bundled in the whisperx wheel, so this works offline.
     return whisperx.load_model(
-        model_dir, device, compute_type=compute_type, language=language, vad_method="pyannote",
-        local_files_only=True, threads=threads,
+        model_dir,
+        device,
+        compute_type=compute_type,
+        language=language,
+        vad_method="pyannote",
+        local_files_only=True,
+        threads=threads,
     )
 
 
@@ -108,8 +113,11 @@ class TranscriberResource(dg.ConfigurableResource):
         """The whisperx pipeline; loaded on first use and cached for the life of the process."""
         model_dir, forced_language = packaged_model_dir(self.model)
         return _load_pipeline(
-            str(model_dir), self.resolved_device(), self.resolved_compute_type(),
-            forced_language or self.language, self.cpu_threads or os.cpu_count() or 1,
+            str(model_dir),
+            self.resolved_device(),
+            self.resolved_compute_type(),
+            forced_language or self.language,
+            self.cpu_threads or os.cpu_count() or 1,
         )
 
     def transcribe(self, audio_16k: np.ndarray) -> Transcription:

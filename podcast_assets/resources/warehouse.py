@@ -81,9 +81,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def table_schema(self, table: str) -> dg.TableSchema:
         frame = self.query(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
             [table],
         )
-        return dg.TableSchema(
-            columns=[dg.TableColumn(name, data_type) for name, data_type in frame.iter_rows()]
-        )
+        return dg.TableSchema(columns=[dg.TableColumn(name, data_type) for name, data_type in frame.iter_rows()])

@@ -1,0 +1,352 @@
+"""Production and scale-out: the deploy/ files validate against the real schemas, the definitions load with each
+deployment's executor, and (marked `scale_out`) the production instance runs on a real PostgreSQL and the daily
+job on Celery workers with a real Redis broker. No Kubernetes cluster runs here: the k8s parts are validated
+(executor config, per-asset pod config), not executed."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from podcast_assets_tests.conftest import free_port, patched_env
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_ENV = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "dagster",
+          "DAGSTER_PG_PASSWORD": "secret", "DAGSTER_PG_DB": "dagster"}
+
+
+# ---------------------------------------------------------------- config files
+
+
+def test_production_dagster_yaml_validates():
+    from dagster._core.instance.config import dagster_instance_config
+
+    with patched_env(PG_ENV):
+        config, instance_class = dagster_instance_config(str(DEPLOY), "dagster.yaml")
+    assert instance_class is None
+    postgres_db = config["storage"]["postgres"]["postgres_db"]
+    assert postgres_db["scheme"] == "postgresql+psycopg2"
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 4
+    assert config["run_retries"]["enabled"] is True
+
+
+def test_celery_worker_config_validates():
+    from dagster_celery.cli import get_validated_config
+
+    env = {"PODCAST_BRIEF_CELERY_BROKER": "redis://127.0.0.1:6379/0",
+           "PODCAST_BRIEF_CELERY_BACKEND": "redis://127.0.0.1:6379/1"}
+    with patched_env(env):
+        config = get_validated_config(str(DEPLOY / "celery.yaml"))
+    assert config["broker"] == env["PODCAST_BRIEF_CELERY_BROKER"]
+    assert config["config_source"]["worker_prefetch_multiplier"] == 1
+
+
+def test_pool_limits_are_applied_to_the_instance(tmp_path):
+    from podcast_assets.deployment import set_pool_limits
+
+    limits = yaml.safe_load((DEPLOY / "pools.yaml").read_text())
+    assert set(limits) == {"gpu", "duckdb_writer"}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        set_pool_limits(instance, {**limits, "gpu": 4})
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 4
+        assert instance.event_log_storage.get_concurrency_info("duckdb_writer").slot_count == 1
+
+
+def test_helm_values_and_image_recipe_agree_with_the_project():
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    deployment = values["dagster-user-deployments"]["deployments"][0]
+    module = deployment["dagsterApiGrpcArgs"][deployment["dagsterApiGrpcArgs"].index("--module-name") + 1]
+    assert f'module_name = "{module}"' in pyproject
+    assert {"name": "PODCAST_BRIEF_DEPLOYMENT", "value": "kubernetes"} in deployment["env"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
+    assert values["concurrency"]["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert values["dagsterDaemon"]["runRetries"]["enabled"] is True
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+    assert module in dockerfile and ".[scale]" in dockerfile
+
+
+# ---------------------------------------------------------------- definitions per deployment
+
+
+@contextlib.contextmanager
+def _definitions_for(deployment: str) -> Iterator[dg.Definitions]:
+    import podcast_assets.definitions as module
+
+    try:
+        with patched_env({"PODCAST_BRIEF_DEPLOYMENT": deployment}):
+            yield importlib.reload(module).defs
+    finally:
+        importlib.reload(module)  # back to the environment's own deployment
+
+
+def test_kubernetes_deployment_loads_with_k8s_executor_and_gpu_pod_config():
+    from dagster_k8s.job import get_user_defined_k8s_config
+
+    from podcast_assets.deployment import K8S_EXECUTOR_CONFIG
+
+    with _definitions_for("kubernetes") as defs:
+        job = defs.resolve_job_def("daily_brief")
+        assert job.executor_def.name == "k8s"
+        schema = job.executor_def.config_schema.config_type  # the configured executor validated its config
+        assert schema is not None and K8S_EXECUTOR_CONFIG["max_concurrent"] == 8
+        for name in ("transcripts", "insight_embeddings"):
+            tags = defs.resolve_assets_def(name).op.tags
+            pod = get_user_defined_k8s_config(tags)  # raises on a malformed dagster-k8s/config tag
+            assert pod.container_config["resources"]["limits"]["nvidia.com/gpu"] == "1"
+            assert pod.pod_spec_config["node_selector"] == {"nvidia.com/gpu.present": "true"}
+        cpu = get_user_defined_k8s_config(defs.resolve_assets_def("episodes").op.tags)
+        assert not cpu.container_config
+        assert "alert_webhook" in defs.resources
+
+
+def test_celery_and_production_deployments_load():
+    with _definitions_for("celery") as defs:
+        assert defs.resolve_job_def("daily_brief").executor_def.name == "celery"
+    with _definitions_for("production") as defs:
+        assert defs.resolve_job_def("daily_brief").executor_def.name == "multi_or_in_process_executor"
+    with pytest.raises(ValueError, match="PODCAST_BRIEF_DEPLOYMENT"), _definitions_for("laptop"):
+        pass
+
+
+# ---------------------------------------------------------------- real PostgreSQL (and Celery)
+
+
+def _ensure_apt(binary: Path | str, package: str) -> None:
+    if shutil.which(str(binary)) or Path(binary).exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"{package} is not installed and cannot be installed here")
+    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package], check=True, timeout=600,
+                   capture_output=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[int]:
+    """A throwaway PostgreSQL 15 cluster on 127.0.0.1 (run as the `postgres` user), stopped and removed after."""
+    _ensure_apt(PG_BIN / "initdb", "postgresql")
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(data, "postgres", "postgres")
+    pgdata = data / "data"
+    password_file = data / "pw"
+    password_file.write_text(PG_ENV["DAGSTER_PG_PASSWORD"])
+    if as_postgres:
+        shutil.chown(password_file, "postgres", "postgres")
+    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", PG_ENV["DAGSTER_PG_USERNAME"],
+                    "--pwfile", str(password_file), "-A", "scram-sha-256"],
+                   check=True, timeout=120, capture_output=True)
+    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-l", str(data / "log"),
+                    "-o", f"-h 127.0.0.1 -p {port} -k {data}", "start"], check=True, timeout=90, capture_output=True)
+    try:
+        env = {**os.environ, "PGPASSWORD": PG_ENV["DAGSTER_PG_PASSWORD"]}
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", PG_ENV["DAGSTER_PG_USERNAME"], "-d",
+                        "postgres", "-c", f"CREATE DATABASE {PG_ENV['DAGSTER_PG_DB']}"], check=True, timeout=30,
+                       env=env, capture_output=True)
+        yield port
+    finally:
+        subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+                       timeout=60, capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def production_instance(tmp_path: Path, port: int) -> Iterator[dg.DagsterInstance]:
+    """An instance from deploy/dagster.yaml itself (copied to a DAGSTER_HOME), on the real Postgres."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
+    with patched_env({**PG_ENV, "DAGSTER_PG_PORT": str(port), "DAGSTER_HOME": str(dagster_home)}), \
+            dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.mark.scale_out
+def test_production_instance_runs_on_postgres(tmp_path, home, site):
+    from podcast_assets.admin import add_feed
+    from podcast_assets.demo.feeds import publish_network
+    from podcast_assets.demo.network import DEMO_DAY
+    from podcast_assets.deployment import set_pool_limits
+    from podcast_assets.resources.warehouse import WarehouseResource
+
+    urls = publish_network(site)
+    add_feed(WarehouseResource(), urls[0])
+    with postgres_server() as port, production_instance(tmp_path, port) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        set_pool_limits(instance, {"gpu": 2})
+        from podcast_assets.definitions import defs
+
+        result = defs.resolve_job_def("new_feed_episodes").execute_in_process(
+            partition_key=DEMO_DAY.isoformat(), instance=instance
+        )
+        assert result.success
+        stored = instance.get_run_by_id(result.run_id)
+        assert stored.tags["dagster/partition"] == DEMO_DAY.isoformat()
+        materialization = instance.get_latest_materialization_event(dg.AssetKey("episodes"))
+        assert materialization.run_id == result.run_id
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 2
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[int]:
+    _ensure_apt("redis-server", "redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True,
+                             timeout=10).stdout.strip() != "PONG":
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail("redis-server did not start")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def celery_worker(queue: str, name: str, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-celery worker start` in its own process group (one task at a time), stopped by its group id."""
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
+         "-y", str(DEPLOY / "celery.yaml"), "-q", queue, "--name", name, "--", "--concurrency=1"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "ready." not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"celery worker {name} did not start: {log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
+def _day_results(warehouse) -> dict[str, list]:
+    day = DEMO_DAY_FOR_SCALE
+    queries = {
+        "episodes": "SELECT episode_id, status FROM episodes WHERE partition_date = ? ORDER BY 1",
+        "transcripts": "SELECT episode_id, status, source, n_segments FROM transcript_status WHERE partition_date = ? "
+                       "ORDER BY 1",
+        "insights": "SELECT insight_id, text FROM insights WHERE partition_date = ? ORDER BY 1",
+        "briefs": "SELECT subscriber_id, rank, insight_id FROM briefs WHERE partition_date = ? ORDER BY 1, 2",
+        "deliveries": "SELECT subscriber_id, status FROM brief_deliveries WHERE partition_date = ? ORDER BY 1",
+    }
+    return {name: warehouse.query(sql, [day]).rows() for name, sql in queries.items()}
+
+
+DEMO_DAY_FOR_SCALE = dt.date(2026, 11, 24)
+GPU_STEPS = {"transcripts", "insight_embeddings"}
+
+
+@pytest.mark.scale_out
+@pytest.mark.slow
+def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
+    """The daily job of the demo day through the celery executor (Redis broker, Postgres instance from
+    deploy/dagster.yaml), a default-queue worker and a `gpu`-queue worker: same tables as the in-process run,
+    and the GPU-tagged steps ran in the gpu worker's processes. (There is no GPU here: the `gpu` worker runs
+    whisperx and MiniLM on CPU; the routing is what is tested.)"""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    import podcast_assets.definitions as definitions_module
+    from podcast_assets.demo.run import register_demo
+    from podcast_assets.demo.server import SiteServer
+    from podcast_assets.resources.warehouse import WarehouseResource
+    from podcast_assets.runner import run_day
+
+    day = DEMO_DAY_FOR_SCALE.isoformat()
+    with SiteServer() as site, redis_server() as redis_port, postgres_server() as pg_port:
+        with patched_env({"PODCAST_BRIEF_HOME": str(tmp_path / "in-process"), "PODCAST_BRIEF_SMTP_HOST": None,
+                          "PODCAST_BRIEF_DEPLOYMENT": "local"}):
+            register_demo(WarehouseResource(), site)
+            with dg.DagsterInstance.ephemeral() as ephemeral:
+                assert run_day(DEMO_DAY_FOR_SCALE, ephemeral).success
+            expected = _day_results(WarehouseResource())
+
+        celery_env = {
+            "PODCAST_BRIEF_HOME": str(tmp_path / "celery"), "PODCAST_BRIEF_SMTP_HOST": None,
+            "PODCAST_BRIEF_DEPLOYMENT": "celery",
+            "PODCAST_BRIEF_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0",
+            "PODCAST_BRIEF_CELERY_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        with patched_env(celery_env), production_instance(tmp_path, pg_port) as instance:
+            register_demo(WarehouseResource(), site)
+            worker_env = {k: v for k, v in os.environ.items()}
+            with celery_worker("dagster", "cpu", worker_env, tmp_path / "cpu.log") as cpu_worker, \
+                    celery_worker("gpu", "gpu", worker_env, tmp_path / "gpu.log") as gpu_worker:
+                try:
+                    importlib.reload(definitions_module)  # this process too: the job's executor is celery
+                    job = ReconstructableRepository.for_module(
+                        "podcast_assets.definitions", "defs", working_directory=str(ROOT)
+                    ).get_reconstructable_job("daily_brief")
+                    result = dg.execute_job(job, instance, tags={"dagster/partition": day})
+                finally:
+                    with patched_env({"PODCAST_BRIEF_DEPLOYMENT": None}):
+                        importlib.reload(definitions_module)
+                assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+                starts = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.STEP_START).records
+                ran_in = {}
+                for record in starts:
+                    entry = record.event_log_entry
+                    worker = "gpu" if _descends_from(entry.pid, gpu_worker.pid) else \
+                        "cpu" if _descends_from(entry.pid, cpu_worker.pid) else "elsewhere"
+                    ran_in[entry.step_key] = worker
+            assert instance.get_run_by_id(result.run_id).tags.get("dagster/partition") == day
+            actual = _day_results(WarehouseResource())
+
+    assert {step for step, worker in ran_in.items() if worker == "gpu"} == GPU_STEPS, ran_in
+    assert set(ran_in.values()) == {"gpu", "cpu"}, ran_in
+    # Same day, same tables (subscriber ids are derived from emails, so the two homes agree).
+    for table, rows in expected.items():
+        assert actual[table] == rows, table
