@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS transcript_status (
     n_segments INTEGER,
     audio_s DOUBLE,
     wall_s DOUBLE,
-    error VARCHAR
+    error VARCHAR,
+    audio_sha256 VARCHAR  -- the audio this ASR transcript was made from: same hash + model = reused on re-runs
 );
 
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -168,3 +169,6 @@ CREATE TABLE IF NOT EXISTS run_costs (
     recorded_at TIMESTAMP NOT NULL,
     PRIMARY KEY (run_id, step_key)
 );
+
+-- Columns added after a table first shipped: existing warehouses gain them on the next connect.
+ALTER TABLE transcript_status ADD COLUMN IF NOT EXISTS audio_sha256 VARCHAR;

@@ -183,6 +183,9 @@ def test_rerunning_the_day_replaces_it_sends_nothing_and_leaves_other_days(world
     sent_before = len(world["inbox"].messages)
     again = run_day(DEMO_DAY, world["instance"])
     assert again.success
+    # whisperx is not run again on unchanged audio: the 7 ASR transcripts are reused, the publisher one re-read
+    transcribed = again.asset_materializations_for_node("transcripts")[0].metadata
+    assert transcribed["episodes_reused"].value == 7 and transcribed["episodes_publisher"].value == 1
     for table, count in counts.items():
         assert (
             warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE partition_date = ?", [DEMO_DAY])["n"][0] == count

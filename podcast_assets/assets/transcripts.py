@@ -40,6 +40,7 @@ STATUS_SCHEMA = {
     "audio_s": pl.Float64,
     "wall_s": pl.Float64,
     "error": pl.String,
+    "audio_sha256": pl.String,
 }
 
 
@@ -121,12 +122,29 @@ def transcripts(
     day_episodes = warehouse.query(
         "SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok' ORDER BY published_at, episode_id", [day]
     ).to_dicts()
+    # ASR is the expensive step: a re-run reuses a transcript made from the same audio bytes by the same model.
+    reusable = {
+        row["episode_id"]: row
+        for row in warehouse.query(
+            "SELECT * FROM transcript_status WHERE partition_date = ? AND status = 'ok' AND source = 'asr' "
+            "AND model = ?",
+            [day, transcriber.model_name()],
+        ).to_dicts()
+    }
+    previous_segments = warehouse.query("SELECT * FROM transcripts WHERE partition_date = ?", [day])
     segment_rows: list[dict] = []
     status_rows: list[dict] = []
+    reused = 0
     started = time.perf_counter()
     for episode in day_episodes:
+        earlier = reusable.get(episode["episode_id"])
+        if earlier and not episode["transcript_path"] and earlier["audio_sha256"] == episode["audio_sha256"]:
+            status_rows.append({**earlier, "wall_s": 0.0})
+            segment_rows += previous_segments.filter(pl.col("episode_id") == episode["episode_id"]).to_dicts()
+            reused += 1
+            continue
         segments, status = _transcribe_episode(episode, transcriber)
-        status_rows.append({"partition_date": day, **status})
+        status_rows.append({"partition_date": day, **status, "audio_sha256": episode["audio_sha256"]})
         segment_rows += [
             {
                 "partition_date": day,
@@ -160,7 +178,7 @@ def transcripts(
     warehouse.replace_partition("transcripts", day, segment_frame)
     warehouse.replace_partition("transcript_status", day, status_frame)
 
-    asr = status_frame.filter(pl.col("source") == "asr")
+    asr = status_frame.filter((pl.col("source") == "asr") & (pl.col("wall_s") > 0))
     asr_audio_s = float(asr["audio_s"].fill_null(0).sum())
     asr_wall_s = float(asr["wall_s"].fill_null(0).sum())
     missing = {e["episode_id"] for e in day_episodes} - set(status_frame["episode_id"].to_list())
@@ -172,6 +190,7 @@ def transcripts(
             "episodes_transcribed": status_frame.filter(pl.col("status") == "ok").height,
             "episodes_publisher": status_frame.filter(pl.col("source") == "publisher").height,
             "episodes_asr": asr.height,
+            "episodes_reused": reused,
             "episodes_empty_or_failed": status_frame.filter(pl.col("status") != "ok").height,
             "audio_seconds_transcribed": asr_audio_s,
             "wall_seconds": wall_s,
