@@ -26,6 +26,7 @@ THEME_OF = {
     "linus@example.com": "sleep",
 }
 NOBODY = "nobody@example.com"
+GRID_ONLY = "grid-only@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,13 @@ def world(tmp_path_factory):
         warehouse = WarehouseResource()
         register_demo(warehouse, site)
         add_subscriber(warehouse, NOBODY, "knitting patterns, medieval pottery", "Nobody")
+        grid_feed = site.url("/feeds/grid-report.xml")
+        add_subscriber(warehouse, GRID_ONLY, "energy storage, batteries", "Grid fan", feeds=[grid_feed])
+        # A row written around the CLI's validation must not take the other subscribers down.
+        warehouse.execute(
+            "INSERT INTO subscribers (subscriber_id, email, interests, active) "
+            "VALUES ('broken', 'b@example.com', '', TRUE)"
+        )
         instance = dg.DagsterInstance.ephemeral()
         first = run_day(DEMO_DAY, instance)
         yield {
@@ -134,7 +142,7 @@ def test_no_ad_read_reaches_any_brief(world):
     documents = warehouse.query(
         "SELECT text FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY]
     )
-    assert documents.height == 3
+    assert documents.height == 4
     insights = _insight_rows(warehouse)
     for row in insights.values():
         assert ad_likeness(row["text"]) < 0.5, row["text"]
@@ -154,21 +162,28 @@ def test_a_subscriber_whose_interests_match_nothing_gets_no_brief_and_no_email(w
     assert not any(NOBODY in recipients for recipients, _ in world["inbox"].messages)
 
 
+def test_feed_restriction_and_bad_subscriber_rows(world):
+    briefs = _briefs(world["warehouse"]).filter(pl.col("email") == GRID_ONLY)
+    assert briefs.height >= 3 and set(briefs["feed_url"]) == {world["site"].url("/feeds/grid-report.xml")}
+    broken = world["warehouse"].query("SELECT status FROM brief_documents WHERE subscriber_id = 'broken'")
+    assert broken["status"].to_list() == ["no_interests"]
+
+
 def test_briefs_are_rendered_with_deep_links_and_emailed_once_each(world):
     inbox = world["inbox"].messages
     recipients = sorted(r for rcpts, _ in inbox for r in rcpts)
-    assert recipients == sorted(s["email"] for s in DEMO_SUBSCRIBERS)
+    assert recipients == sorted([s["email"] for s in DEMO_SUBSCRIBERS] + [GRID_ONLY])
     message = message_from_bytes(inbox[0][1])
     assert message.is_multipart()
     assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
     html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
     assert ".mp3#t=" in html
     brief_dir = world["home"] / "briefs" / DEMO_DAY.isoformat()
-    assert len(list(brief_dir.glob("*.md"))) == 3 and len(list(brief_dir.glob("*.html"))) == 3
+    assert len(list(brief_dir.glob("*.md"))) == 4 and len(list(brief_dir.glob("*.html"))) == 4
     markdown = next(brief_dir.glob("*.md")).read_text()
     assert markdown.count("([listen](http://127.0.0.1") >= 3 and " at 0:" in markdown
     statuses = world["warehouse"].query("SELECT status FROM brief_deliveries WHERE partition_date = ?", [DEMO_DAY])
-    assert statuses["status"].to_list() == ["sent"] * 3
+    assert statuses["status"].to_list() == ["sent"] * 4
 
 
 def test_rerunning_the_day_replaces_it_sends_nothing_and_leaves_other_days(world):

@@ -9,7 +9,7 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.ranking import Candidate, choose_brief
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
-from podcast_assets.core.subscribers import parse_interests
+from podcast_assets.core.subscribers import InvalidSubscriber, parse_interests
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
@@ -127,8 +127,13 @@ def briefs(
             )
             for i in keep
         ]
-        interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
-        picks = choose_brief(candidates, vectors[keep], interest_vectors)
+        try:
+            interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
+        except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
+            context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
+            interest_vectors, picks = None, []
+        if interest_vectors is not None:
+            picks = choose_brief(candidates, vectors[keep], interest_vectors)
         by_id = {r["insight_id"]: r for r in rows}
         brief_rows += [{"partition_date": day, "subscriber_id": subscriber["subscriber_id"], **vars(p)} for p in picks]
         if not picks:
@@ -137,7 +142,7 @@ def briefs(
                     "partition_date": day,
                     "subscriber_id": subscriber["subscriber_id"],
                     "n_insights": 0,
-                    "status": "no_matches",
+                    "status": "no_matches" if interest_vectors is not None else "no_interests",
                     "markdown": None,
                     "html": None,
                     "text": None,
