@@ -68,17 +68,35 @@ def record_step_cost(context: dg.HookContext, outcome: str) -> dict:
     partition = run.tags.get("dagster/partition") if run else None
     keys = _asset_keys(context)
     row = {
-        "run_id": context.run_id, "step_key": context.step_key, "job_name": context.job_name,
+        "run_id": context.run_id,
+        "step_key": context.step_key,
+        "job_name": context.job_name,
         "partition_date": dt.date.fromisoformat(partition) if partition and len(partition) == 10 else None,
-        "asset_keys": [key.to_user_string() for key in keys], "pool": pool, "device": device,
-        "outcome": outcome, "cpu_s": cpu_s, "gpu_s": gpu_s, "wall_s": wall_s,
+        "asset_keys": [key.to_user_string() for key in keys],
+        "pool": pool,
+        "device": device,
+        "outcome": outcome,
+        "cpu_s": cpu_s,
+        "gpu_s": gpu_s,
+        "wall_s": wall_s,
     }
     warehouse: WarehouseResource = context.resources.warehouse
     warehouse.execute(
         """INSERT OR REPLACE INTO run_costs (run_id, step_key, partition_date, job_name, asset_keys, pool, device,
            outcome, cpu_s, gpu_s, wall_s, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
-        [row["run_id"], row["step_key"], row["partition_date"], row["job_name"], row["asset_keys"], pool, device,
-         outcome, cpu_s, gpu_s, wall_s],
+        [
+            row["run_id"],
+            row["step_key"],
+            row["partition_date"],
+            row["job_name"],
+            row["asset_keys"],
+            pool,
+            device,
+            outcome,
+            cpu_s,
+            gpu_s,
+            wall_s,
+        ],
     )
     metadata = {"cost/cpu_seconds": cpu_s, "cost/gpu_seconds": gpu_s, "cost/device": device, "cost/outcome": outcome}
     if wall_s is not None:

@@ -22,10 +22,20 @@ SQL_ASSETS = list(sql_model_definitions().assets or [])
 
 defs = dg.Definitions(
     # Deployment-wide policies applied once here: one-run-per-day backfills, cost hooks, freshness of briefs.
-    assets=with_operations_policies([
-        feeds, subscribers, episodes, transcripts, insights, insight_embeddings, insight_clusters, briefs,
-        brief_deliveries, *SQL_ASSETS,
-    ]),
+    assets=with_operations_policies(
+        [
+            feeds,
+            subscribers,
+            episodes,
+            transcripts,
+            insights,
+            insight_embeddings,
+            insight_clusters,
+            briefs,
+            brief_deliveries,
+            *SQL_ASSETS,
+        ]
+    ),
     jobs=[daily_brief_job, new_feed_episodes_job],
     schedules=[daily_brief_schedule],
     sensors=[new_feed_sensor, run_failure_recorder],

@@ -4,6 +4,7 @@ recorded (log line, `run_failures` row, optional webhook)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import dagster as dg
 import httpx
@@ -15,6 +16,7 @@ from podcast_assets.resources.warehouse import WarehouseResource
 FEED_URL_TAG = "podcast_brief/feed_url"
 LAUNCHED_BY_TAG = "podcast_brief/launched_by"
 NEW_FEED_JOB_NAME = "new_feed_episodes"
+ALERT_WEBHOOK_ENV = "PODCAST_BRIEF_ALERT_WEBHOOK_URL"
 
 new_feed_episodes_job = dg.define_asset_job(
     NEW_FEED_JOB_NAME,
@@ -75,19 +77,23 @@ def new_feed_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRes
 
 
 class AlertWebhookResource(dg.ConfigurableResource):
-    """POSTs a JSON alert (`{"text": ..., "run_id": ...}`, Slack-compatible) to `url`. Off when `url` is empty;
-    set it with PODCAST_BRIEF_ALERT_WEBHOOK_URL in the production deployment."""
+    """POSTs a JSON alert (`{"text": ..., "run_id": ...}`, Slack-compatible) to `url`, falling back to
+    PODCAST_BRIEF_ALERT_WEBHOOK_URL (read when an alert is sent). Off when neither is set: the default."""
 
     url: str | None = None
     timeout_s: float = 10.0
 
+    def target(self) -> str | None:
+        return self.url or os.environ.get(ALERT_WEBHOOK_ENV) or None
+
     def enabled(self) -> bool:
-        return bool(self.url)
+        return bool(self.target())
 
     def send(self, payload: dict) -> None:
-        if not self.url:
+        target = self.target()
+        if not target:
             return
-        response = httpx.post(self.url, json=payload, timeout=self.timeout_s)
+        response = httpx.post(target, json=payload, timeout=self.timeout_s)
         response.raise_for_status()
 
 
@@ -106,8 +112,16 @@ def record_run_failure(
         """INSERT OR REPLACE INTO run_failures
            (run_id, job_name, partition_key, failed_at, failed_steps, error, launched_by, alerted)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [run.run_id, run.job_name, run.tags.get("dagster/partition"), dt.datetime.now(dt.UTC).replace(tzinfo=None),
-         failed_steps, error, run.tags.get(LAUNCHED_BY_TAG), alerted],
+        [
+            run.run_id,
+            run.job_name,
+            run.tags.get("dagster/partition"),
+            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            failed_steps,
+            error,
+            run.tags.get(LAUNCHED_BY_TAG),
+            alerted,
+        ],
     )
 
 
@@ -123,25 +137,33 @@ def run_failure_recorder(
     run = context.dagster_run
     step_failures = context.get_step_failure_events()
     failed_steps = [event.step_key for event in step_failures if event.step_key]
-    errors = [_root_message(event.step_failure_data.error) for event in step_failures
-              if event.step_failure_data and event.step_failure_data.error]
+    errors = [
+        _root_message(event.step_failure_data.error)
+        for event in step_failures
+        if event.step_failure_data and event.step_failure_data.error
+    ]
     error = "\n".join(errors) or (context.failure_event.message or "run failed")
     partition = run.tags.get("dagster/partition")
     context.log.error(
-        f"run {run.run_id} of {run.job_name}" + (f" for {partition}" if partition else "")
+        f"run {run.run_id} of {run.job_name}"
+        + (f" for {partition}" if partition else "")
         + f" failed in {', '.join(failed_steps) or 'run setup'}: {error.splitlines()[0] if error else ''}"
     )
     alerted = False
     if alert_webhook.enabled():
         try:
-            alert_webhook.send({
-                "text": f"Podcast Brief: run of {run.job_name} {partition or ''} failed in "
-                        f"{', '.join(failed_steps) or 'run setup'}",
-                "run_id": run.run_id, "job": run.job_name, "partition": partition, "failed_steps": failed_steps,
-                "error": error[:2000],
-            })
+            alert_webhook.send(
+                {
+                    "text": f"Podcast Brief: run of {run.job_name} {partition or ''} failed in "
+                    f"{', '.join(failed_steps) or 'run setup'}",
+                    "run_id": run.run_id,
+                    "job": run.job_name,
+                    "partition": partition,
+                    "failed_steps": failed_steps,
+                    "error": error[:2000],
+                }
+            )
             alerted = True
         except httpx.HTTPError as exc:  # the alert is best effort; the row is the record
             context.log.warning(f"alert webhook failed: {exc}")
     record_run_failure(warehouse, run, failed_steps, error, alerted)
-

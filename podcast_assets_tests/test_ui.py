@@ -58,13 +58,31 @@ def webserver(tmp_path_factory) -> Iterator[str]:
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "PODCAST_BRIEF_HOME": str(state / "home"),
-           "PODCAST_BRIEF_DEPLOYMENT": "local", "HOME": str(state)}  # HOME: where the welcome-modal flag goes
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "PODCAST_BRIEF_HOME": str(state / "home"),
+        "PODCAST_BRIEF_DEPLOYMENT": "local",
+        "HOME": str(state),
+    }  # HOME: where the welcome-modal flag goes
     log = (state / "webserver.log").open("w")
     process = subprocess.Popen(
-        ["env", "--default-signal=INT,TERM", str(Path(sys.executable).parent / "dagster-webserver"),
-         "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            "env",
+            "--default-signal=INT,TERM",
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(ROOT / "workspace.yaml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -97,10 +115,24 @@ def _screenshot(url: str, path: Path, profile: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--hide-scrollbars",
-         "--window-size=1920,1080", "--virtual-time-budget=20000", f"--screenshot={path}", url],
-        check=True, timeout=120, capture_output=True,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--hide-scrollbars",
+            "--window-size=1920,1080",
+            "--virtual-time-budget=20000",
+            f"--screenshot={path}",
+            url,
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
     )
 
 

@@ -16,6 +16,7 @@ from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
 
 EPISODES_SCHEMA = {
@@ -116,7 +117,11 @@ def episodes(
     `feeds.last_error` and the other feeds go on.
     """
     day = dt.date.fromisoformat(context.partition_key)
-    feeds = warehouse.query("SELECT * FROM feeds ORDER BY feed_url").to_dicts()
+    # The new-feed sensor launches runs for one feed: poll only it and keep the other feeds' rows of the day.
+    only_feed = context.run.tags.get(FEED_URL_TAG)
+    feeds = warehouse.query(
+        "SELECT * FROM feeds WHERE ?::VARCHAR IS NULL OR feed_url = ? ORDER BY feed_url", [only_feed, only_feed]
+    ).to_dicts()
     other_days = set(
         warehouse.query("SELECT episode_id FROM episodes WHERE partition_date <> ?", [day])["episode_id"].to_list()
     )
@@ -129,6 +134,7 @@ def episodes(
     }
     rows: list[dict] = []
     per_feed: list[dict] = []
+    polled: set[str] = set()
     for feed in feeds:
         try:
             parsed = _poll_feed(http, warehouse, feed)
@@ -140,6 +146,7 @@ def episodes(
             )
             per_feed.append({"feed_url": feed["feed_url"], "found": 0, "new": 0, "failed": 0, "feed_error": str(error)})
             continue
+        polled.add(feed["feed_url"])
         items, duplicates = day_items(feed["feed_url"], parsed, day, other_days)
         feed_rows = [episode_row(day, feed["feed_url"], feed["title"] or parsed.title, item) for item in items]
         rows.extend(feed_rows)
@@ -150,6 +157,11 @@ def episodes(
         list(pool.map(lambda row: _fetch_episode_files(http, row, stored.get(row["episode_id"])), ready))
 
     frame = pl.DataFrame(rows, schema=EPISODES_SCHEMA, orient="row") if rows else pl.DataFrame(schema=EPISODES_SCHEMA)
+    # Rows of feeds not polled this run (another feed's run, a feed down right now, a removed feed) are kept:
+    # a re-run replaces what it re-read and never loses what it could not.
+    earlier = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [day])
+    kept = earlier.filter(~pl.col("feed_url").is_in(list(polled)))
+    frame = pl.concat([kept.select(list(EPISODES_SCHEMA)).cast(EPISODES_SCHEMA), frame])
     warehouse.replace_partition("episodes", day, frame)
 
     for summary in per_feed:

@@ -108,7 +108,8 @@ def insight_embeddings(
     L2-normalized) stored as FLOAT[d] arrays, on the device the embedder resolves."""
     day = dt.date.fromisoformat(context.partition_key)
     frame = warehouse.query(
-        "SELECT insight_id, coalesce(headline, text) AS text FROM insights WHERE partition_date = ? ORDER BY insight_id",
+        "SELECT insight_id, coalesce(headline, text) AS text FROM insights "
+        "WHERE partition_date = ? ORDER BY insight_id",
         [day],
     )
     dimension = embedder.dimension()

@@ -39,7 +39,8 @@ _FINDING = re.compile(
     re.IGNORECASE,
 )
 _CONTRARIAN = re.compile(
-    r"\b(contrary|fears?|popular belief|actually|surprisingly|myth|despite|does not|doesn't|do not|don't|not|barely|even|still)\b",
+    r"\b(contrary|fears?|popular belief|actually|surprisingly|myth|despite|does not|doesn't|do not|don't|not"
+    r"|barely|even|still)\b",
     re.IGNORECASE,
 )
 _CAUSAL = re.compile(r"\b(because|since|so that|which makes|which means|means|leads? to|linked to)\b", re.IGNORECASE)
