@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 export PODCAST_BRIEF_HOME ?= $(CURDIR)/.podcast_brief
 export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 
-.PHONY: setup demo test ui bench lint clean
+# Debian packages the UI and scale-out tests start for real (headless browser, Celery broker, Postgres instance).
+SYSTEM_PACKAGES := chromium redis-server postgresql
+
+.PHONY: setup system-deps demo test ui bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -13,14 +16,23 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,scale]"
 	$(BIN)/pip check
 	touch $@
 
 demo: setup
 	$(BIN)/podcast-brief demo
 
-test: setup
+# Installs missing Debian packages when run as root (as CI does); otherwise says what to install.
+system-deps:
+	@missing=""; for package in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "note: sudo apt-get install$$missing  (the UI and scale-out tests need them)"; fi
+
+test: setup system-deps
 	$(BIN)/pytest
 
 ui: setup
