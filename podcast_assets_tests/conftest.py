@@ -13,14 +13,20 @@ from aiosmtpd.controller import Controller
 
 from podcast_assets.demo.server import SiteServer
 
-REAL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+# Third-party fixtures live beside the checkout (../shared/fixtures/real), never in the repository.
+# PODCAST_BRIEF_REAL_FIXTURES points elsewhere, e.g. for a clone made in another folder.
+REAL_FIXTURE_DIRS = [
+    Path(os.environ["PODCAST_BRIEF_REAL_FIXTURES"]) if os.environ.get("PODCAST_BRIEF_REAL_FIXTURES") else None,
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real",
+    Path("/work/shared/fixtures/real"),
+]
 
 
 def real_fixture(name: str) -> Path:
-    path = REAL_FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"real fixture {name} not present at {REAL_FIXTURES}")
-    return path
+    for folder in filter(None, REAL_FIXTURE_DIRS):
+        if (folder / name).exists():
+            return folder / name
+    pytest.skip(f"real fixture {name} not present in {[str(d) for d in REAL_FIXTURE_DIRS if d]}")
 
 
 def free_port() -> int:

@@ -173,14 +173,8 @@ def briefs(
                 "path": str(stem.with_suffix(".md")),
             }
         )
-    brief_frame = (
-        pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row") if brief_rows else pl.DataFrame(schema=BRIEF_SCHEMA)
-    )
-    document_frame = (
-        pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
-        if documents
-        else pl.DataFrame(schema=DOCUMENT_SCHEMA)
-    )
+    brief_frame = pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row")
+    document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
     warehouse.replace_partition("briefs", day, brief_frame)
     warehouse.replace_partition("brief_documents", day, document_frame)
 

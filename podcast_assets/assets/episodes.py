@@ -156,7 +156,7 @@ def episodes(
     with ThreadPoolExecutor(max_workers=http.download_workers) as pool:
         list(pool.map(lambda row: _fetch_episode_files(http, row, stored.get(row["episode_id"])), ready))
 
-    frame = pl.DataFrame(rows, schema=EPISODES_SCHEMA, orient="row") if rows else pl.DataFrame(schema=EPISODES_SCHEMA)
+    frame = pl.DataFrame(rows, schema=EPISODES_SCHEMA, orient="row")
     # Rows of feeds not polled this run (another feed's run, a feed down right now, a removed feed) are kept:
     # a re-run replaces what it re-read and never loses what it could not.
     earlier = warehouse.query("SELECT * FROM episodes WHERE partition_date = ?", [day])

@@ -62,7 +62,7 @@ def insights(
     if headline_writer.enabled():
         for row in sorted(rows, key=lambda r: -r["score"])[: headline_writer.max_headlines]:
             row["headline"] = headline_writer.headline(row["text"])
-    frame = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row") if rows else pl.DataFrame(schema=INSIGHT_SCHEMA)
+    frame = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row")
     warehouse.replace_partition("insights", day, frame)
     if episodes_without:
         context.log.warning(f"{len(episodes_without)} transcribed episodes gave no usable insight: {episodes_without}")

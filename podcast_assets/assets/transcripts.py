@@ -165,16 +165,8 @@ def transcripts(
         )
     wall_s = time.perf_counter() - started
 
-    segment_frame = (
-        pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row")
-        if segment_rows
-        else pl.DataFrame(schema=SEGMENT_SCHEMA)
-    )
-    status_frame = (
-        pl.DataFrame(status_rows, schema=STATUS_SCHEMA, orient="row")
-        if status_rows
-        else pl.DataFrame(schema=STATUS_SCHEMA)
-    )
+    segment_frame = pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row")
+    status_frame = pl.DataFrame(status_rows, schema=STATUS_SCHEMA, orient="row")
     warehouse.replace_partition("transcripts", day, segment_frame)
     warehouse.replace_partition("transcript_status", day, status_frame)
 
