@@ -12,6 +12,10 @@ from podcast_assets.settings import ensure_dagster_home
 from podcast_assets.summary import day_summary
 
 
+# The terminal gets step progress and warnings; every DEBUG event is still in the run's log in the UI.
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Materialize every daily asset of `day`. Per-episode failures are rows, not a failed run."""
     from podcast_assets.definitions import defs
@@ -22,6 +26,7 @@ def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.Exec
         instance=instance,
         raise_on_error=False,
         tags={"podcast_brief/launched_by": "cli"},
+        run_config=CONSOLE_INFO,
     )
     return result
 
@@ -36,7 +41,7 @@ def refresh_unpartitioned_sql(instance: dg.DagsterInstance) -> dg.ExecuteInProce
         return None
     job = dg.define_asset_job("sql_refresh", selection=dg.AssetSelection.assets(*keys))
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("sql_refresh")
-    return resolved.execute_in_process(instance=instance, raise_on_error=False)
+    return resolved.execute_in_process(instance=instance, raise_on_error=False, run_config=CONSOLE_INFO)
 
 
 def run_days(first: dt.date, last: dt.date) -> bool:
