@@ -49,6 +49,7 @@ def main() -> None:
     from podcast_assets.resources.embedder import EmbedderResource
     from podcast_assets.resources.headlines import HeadlineWriterResource
     from podcast_assets.resources.http_client import HttpClientResource
+    from podcast_assets.resources.media_store import MediaStoreResource
     from podcast_assets.resources.transcriber import TranscriberResource, packaged_model_dir
     from podcast_assets.resources.warehouse import WarehouseResource
 
@@ -59,6 +60,7 @@ def main() -> None:
     resources = {
         "warehouse": warehouse,
         "http": HttpClientResource(),
+        "media": MediaStoreResource(),
         "transcriber": transcriber,
         "embedder": embedder,
         "headline_writer": HeadlineWriterResource(),

@@ -25,6 +25,7 @@ from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.mailer import MailerResource
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.sensors import AlertWebhookResource
@@ -67,6 +68,7 @@ def local_resources() -> dict[str, dg.ConfigurableResource]:
         "mailer": MailerResource(),
         "headline_writer": HeadlineWriterResource(),
         "alert_webhook": AlertWebhookResource(),
+        "media": MediaStoreResource(),
     }
 
 
@@ -82,6 +84,9 @@ def production_resources() -> dict[str, dg.ConfigurableResource]:
         "mailer": MailerResource(smtp_host=dg.EnvVar("PODCAST_BRIEF_SMTP_HOST")),
         "headline_writer": HeadlineWriterResource(),
         "alert_webhook": AlertWebhookResource(),  # on when PODCAST_BRIEF_ALERT_WEBHOOK_URL is set
+        # Many machines: PODCAST_BRIEF_LAKE_URL / PODCAST_BRIEF_AUDIO_URL put the daily tables and the audio on
+        # shared or object storage (read when used; unset = the local DuckDB file and home folder).
+        "media": MediaStoreResource(),
     }
 
 

@@ -11,7 +11,6 @@ from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import ensure_dagster_home
 from podcast_assets.summary import day_summary
 
-
 # The terminal gets step progress and warnings; every DEBUG event is still in the run's log in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 

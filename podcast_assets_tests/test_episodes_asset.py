@@ -11,6 +11,7 @@ from podcast_assets.assets.episodes import episodes
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource
 from podcast_assets.resources.http_client import HttpClientResource
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
 
 DAY = dt.date(2026, 11, 24)
@@ -71,7 +72,11 @@ def _materialize(day: dt.date, http: HttpClientResource | None = None) -> dg.Exe
     return dg.materialize(
         [episodes],
         partition_key=day.isoformat(),
-        resources={"warehouse": WarehouseResource(), "http": http or HttpClientResource(timeout_s=5)},
+        resources={
+            "warehouse": WarehouseResource(),
+            "http": http or HttpClientResource(timeout_s=5),
+            "media": MediaStoreResource(),
+        },
     )
 
 

@@ -20,6 +20,7 @@ from podcast_assets.demo.feeds import feed_path, media_bytes, publish_network
 from podcast_assets.demo.network import DEEP_REST, DEMO_DAY, GRID_REPORT
 from podcast_assets.execution import with_operations_policies
 from podcast_assets.resources.mailer import MailerResource
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.sensors import (
@@ -260,6 +261,7 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
         resources={
             "warehouse": warehouse,
             "transcriber": TranscriberResource(model=str(tmp_path / "no-model"), device="cpu"),
+            "media": MediaStoreResource(),
         },
     )
     assert not failed.success

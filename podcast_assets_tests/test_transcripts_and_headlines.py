@@ -16,6 +16,7 @@ from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource, SiteServer
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 
@@ -78,6 +79,7 @@ def test_bad_audio_and_broken_publisher_transcripts_are_recorded_not_fatal(home)
             resources={
                 "warehouse": WarehouseResource(),
                 "http": HttpClientResource(),
+                "media": MediaStoreResource(),
                 "transcriber": TranscriberResource(device="cpu"),
                 "headline_writer": HeadlineWriterResource(),
             },

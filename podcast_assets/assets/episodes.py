@@ -15,6 +15,7 @@ from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
@@ -70,23 +71,30 @@ def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dic
     return parsed
 
 
-def _fetch_episode_files(http: HttpClientResource, row: dict, previous: dict | None) -> dict:
-    """Download audio (unless the same file is already here) and the publisher transcript; fill the row."""
+def _already_stored(media: MediaStoreResource, previous: dict | None) -> bool:
+    """The same audio is already kept: a local file whose hash still matches, or the object uploaded then."""
+    if not previous or not previous["audio_path"]:
+        return False
+    if "://" in previous["audio_path"]:
+        return media.exists(previous["audio_path"])
+    path = Path(previous["audio_path"])
+    return path.exists() and sha256_of(path) == previous["audio_sha256"]
+
+
+def _fetch_episode_files(http: HttpClientResource, media: MediaStoreResource, row: dict, previous: dict | None) -> dict:
+    """Download audio (unless the same file is already kept) and the publisher transcript; fill the row."""
     audio_dir = home_dir() / "audio" / row["partition_date"].isoformat()
     try:
-        if (
-            previous
-            and previous["audio_path"]
-            and Path(previous["audio_path"]).exists()
-            and sha256_of(Path(previous["audio_path"])) == previous["audio_sha256"]
-        ):
-            path = Path(previous["audio_path"])
-            row.update(audio_path=str(path), audio_bytes=path.stat().st_size, audio_sha256=previous["audio_sha256"])
+        if _already_stored(media, previous):
+            row.update({key: previous[key] for key in ("audio_path", "audio_bytes", "audio_sha256", "duration_s")})
         else:
             destination = audio_dir / (row["episode_id"] + extension_for(row["audio_type"], row["audio_url"]))
             download = http.download_audio(row["audio_url"], destination)
-            row.update(audio_path=str(download.path), audio_bytes=download.n_bytes, audio_sha256=download.sha256)
-        row["duration_s"] = probe_duration_s(Path(row["audio_path"]))
+            # Probe before keeping it: corrupt audio is recorded, not uploaded.
+            row.update(
+                audio_bytes=download.n_bytes, audio_sha256=download.sha256, duration_s=probe_duration_s(download.path)
+            )
+            row["audio_path"] = media.store(download.path, f"{row['partition_date'].isoformat()}/{download.path.name}")
     except (DownloadError, AudioError) as error:
         row.update(status="failed", error=str(error))
         return row
@@ -108,7 +116,10 @@ def _fetch_episode_files(http: HttpClientResource, row: dict, previous: dict | N
     check_specs=[dg.AssetCheckSpec("no_duplicate_episode_ids", asset="episodes")],
 )
 def episodes(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, http: HttpClientResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    http: HttpClientResource,
+    media: MediaStoreResource,
 ) -> dg.MaterializeResult:
     """Episodes published on the partition day (UTC) by every registered feed, audio downloaded with its sha256.
 
@@ -128,7 +139,8 @@ def episodes(
     stored = {
         row["episode_id"]: row
         for row in warehouse.query(
-            "SELECT episode_id, audio_path, audio_sha256 FROM episodes WHERE partition_date = ? AND status = 'ok'",
+            "SELECT episode_id, audio_path, audio_bytes, audio_sha256, duration_s FROM episodes "
+            "WHERE partition_date = ? AND status = 'ok'",
             [day],
         ).to_dicts()
     }
@@ -154,7 +166,7 @@ def episodes(
 
     ready = [row for row in rows if row["status"] == "ok"]
     with ThreadPoolExecutor(max_workers=http.download_workers) as pool:
-        list(pool.map(lambda row: _fetch_episode_files(http, row, stored.get(row["episode_id"])), ready))
+        list(pool.map(lambda row: _fetch_episode_files(http, media, row, stored.get(row["episode_id"])), ready))
 
     frame = pl.DataFrame(rows, schema=EPISODES_SCHEMA, orient="row")
     # Rows of feeds not polled this run (another feed's run, a feed down right now, a removed feed) are kept:

@@ -128,7 +128,7 @@ def insight_embeddings(
             "model": pl.String,
         },
     )
-    warehouse.execute(_embeddings_table_sql(dimension))
+    warehouse.create_table(_embeddings_table_sql(dimension))
     warehouse.replace_partition("insight_embeddings", day, out)
     stored = warehouse.query(
         "SELECT len(embedding) AS dim, list_dot_product(embedding, embedding) AS norm2 FROM insight_embeddings "

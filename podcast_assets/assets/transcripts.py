@@ -13,6 +13,7 @@ from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_
 from podcast_assets.core.transcripts import normalize_segments, segment_time_problems
 from podcast_assets.execution import GPU_OP_TAGS
 from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 
@@ -56,7 +57,9 @@ def _publisher_segments(episode: dict) -> tuple[list, str | None]:
     return (segments, None) if segments else ([], "publisher transcript is empty; used ASR")
 
 
-def _transcribe_episode(episode: dict, transcriber: TranscriberResource) -> tuple[list, dict]:
+def _transcribe_episode(
+    episode: dict, transcriber: TranscriberResource, media: MediaStoreResource
+) -> tuple[list, dict]:
     """(segments, status row) for one episode. Never raises for bad audio: that becomes the status."""
     status = {"episode_id": episode["episode_id"], "audio_s": episode["duration_s"], "n_segments": 0}
     started = time.perf_counter()
@@ -77,8 +80,8 @@ def _transcribe_episode(episode: dict, transcriber: TranscriberResource) -> tupl
             return segments, status
     status.update(source="asr", model=transcriber.model_name(), device=transcriber.resolved_device())
     try:
-        audio = decode_16k_mono(Path(episode["audio_path"]))
-    except AudioError as error:
+        audio = decode_16k_mono(media.local_copy(episode["audio_path"]))
+    except (AudioError, OSError) as error:  # OSError: the stored audio could not be fetched
         status.update(status="failed", error=str(error), wall_s=time.perf_counter() - started)
         return [], status
     status["audio_s"] = len(audio) / 16_000
@@ -110,7 +113,10 @@ def _transcribe_episode(episode: dict, transcriber: TranscriberResource) -> tupl
     ],
 )
 def transcripts(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, transcriber: TranscriberResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    transcriber: TranscriberResource,
+    media: MediaStoreResource,
 ) -> dg.MaterializeResult:
     """Timed transcript segments of the day's ok episodes: the publisher's `podcast:transcript` when there is one
     (source 'publisher', speakers from VTT voice tags), whisperx otherwise (source 'asr').
@@ -143,7 +149,7 @@ def transcripts(
             segment_rows += previous_segments.filter(pl.col("episode_id") == episode["episode_id"]).to_dicts()
             reused += 1
             continue
-        segments, status = _transcribe_episode(episode, transcriber)
+        segments, status = _transcribe_episode(episode, transcriber, media)
         status_rows.append({"partition_date": day, **status, "audio_sha256": episode["audio_sha256"]})
         segment_rows += [
             {

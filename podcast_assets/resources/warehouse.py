@@ -1,8 +1,10 @@
-"""The DuckDB warehouse: one file under the home folder, Polars frames in and out."""
+"""The warehouse: a DuckDB file under the home folder (the embedded default), or, at scale, a small DuckDB catalog
+plus daily tables as Parquet files per partition on shared/object storage (see `lake.py`). Polars in and out."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +16,10 @@ import duckdb
 import polars as pl
 import sqlglot
 
+from podcast_assets.resources.lake import LAKE_TABLES, ParquetLake, catalog_ddl
 from podcast_assets.settings import home_dir
+
+LAKE_URL_ENV = "PODCAST_BRIEF_LAKE_URL"
 
 _LOCK_RETRY_S = 60.0
 
@@ -28,9 +33,17 @@ class WarehouseResource(dg.ConfigurableResource):
 
     DuckDB allows one writing process per file, so `connect` waits (up to a minute) for another
     process's lock instead of failing the step.
+
+    `lake_url` (or PODCAST_BRIEF_LAKE_URL, read when used): an fsspec URL (shared folder, s3://, gs://, ...) that
+    holds the daily tables as one Parquet file per table and day, so machines write days without the file lock.
     """
 
     path: str | None = None
+    lake_url: str | None = None
+
+    def lake(self) -> ParquetLake | None:
+        url = self.lake_url or os.environ.get(LAKE_URL_ENV)
+        return ParquetLake(url) if url else None
 
     def db_path(self) -> Path:
         return Path(self.path).expanduser().resolve() if self.path else home_dir() / "warehouse.duckdb"
@@ -49,7 +62,10 @@ class WarehouseResource(dg.ConfigurableResource):
                     raise
                 time.sleep(0.5)
         try:
-            connection.execute(_schema_sql())
+            lake = self.lake()
+            connection.execute(catalog_ddl(_schema_sql()) if lake else _schema_sql())
+            if lake:
+                lake.attach(connection)
             yield connection
         finally:
             connection.close()
@@ -62,8 +78,16 @@ class WarehouseResource(dg.ConfigurableResource):
         with self.connect() as connection:
             connection.execute(sql, params or [])
 
+    def create_table(self, ddl: str) -> None:
+        """CREATE TABLE IF NOT EXISTS for a table whose shape is known only at run time (embedding width)."""
+        self.execute(catalog_ddl(ddl) if self.lake() else ddl)
+
     def replace_partition(self, table: str, partition_date: dt.date, frame: pl.DataFrame) -> int:
         """Delete the day's rows of `table` and insert `frame`, in one transaction. Returns rows written."""
+        lake = self.lake()
+        if lake and table in LAKE_TABLES:
+            lake.write_partition(table, partition_date, frame)
+            return frame.height
         quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
         with self.connect() as connection:
             connection.execute("BEGIN")
