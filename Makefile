@@ -36,8 +36,7 @@ test: setup system-deps
 	$(BIN)/pytest
 
 ui: setup
-	mkdir -p $(DAGSTER_HOME)
-	env --default-signal=INT,TERM $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	env --default-signal=INT,TERM $(BIN)/podcast-brief ui
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="from_date", type=_date)
     run.add_argument("--to", dest="to_date", type=_date)
 
+    ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on this instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+
     demo = commands.add_parser("demo", help="serve the built-in demo network on 127.0.0.1 and run its day")
     demo.add_argument("--port", type=int, default=8751, help="0 picks a free port")
     demo.add_argument("--serve", action="store_true", help="keep serving the demo network after the run")
@@ -67,6 +71,24 @@ def _print_frame(frame: pl.DataFrame) -> None:
     print("\t".join(frame.columns))
     for row in frame.iter_rows():
         print("\t".join("" if value is None else str(value) for value in row))
+
+
+def _start_ui(host: str, port: int) -> int:
+    """`dagster dev` on the same instance the CLI runs use (so its runs, schedule and sensors are in one place)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from podcast_assets.settings import ensure_dagster_home
+
+    ensure_dagster_home()
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    command = [dagster, "dev", "-h", host, "-p", str(port)]
+    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "podcast_assets.definitions"]
+    print(f"Dagster UI on http://{host}:{port} (instance: {os.environ['DAGSTER_HOME']})")
+    os.execv(command[0], command)
+    return 0  # not reached: exec replaces this process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             if first is None:
                 raise RegistryError("run needs --date YYYY-MM-DD or --from D1 --to D2")
             return 0 if run_days(first, last) else 1
+        elif args.command == "ui":
+            return _start_ui(args.host, args.port)
         elif args.command == "demo":
             from podcast_assets.demo.run import run_demo
 

@@ -24,6 +24,11 @@ def ensure_dagster_home() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        # Local default: runs and events in SQLite under the home folder; pools capped so one process writes DuckDB.
-        config.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
+        # Local default: runs and events in SQLite under the home folder; pools capped so one process writes DuckDB;
+        # the daemon (`podcast-brief ui`) re-runs a failed daily run from the failed step (dagster/max_retries).
+        config.write_text(
+            "telemetry:\n  enabled: false\n"
+            "concurrency:\n  pools:\n    default_limit: 1\n"
+            "run_retries:\n  enabled: true\n  max_retries: 2\n"
+        )
     return path

@@ -93,6 +93,7 @@ def test_cli_run_materializes_a_day_through_the_instance(home, capsys, tmp_path)
     instance_dir = home / "dagster"
     assert (instance_dir / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+        assert instance.run_retries_enabled  # the daemon re-runs a failed daily run
         runs = instance.get_runs()
         daily = [r for r in runs if r.job_name == "daily_brief"]
         assert daily and daily[0].tags.get("dagster/partition") == "2026-11-20"
