@@ -121,21 +121,18 @@ def record_cost_on_failure(context: dg.HookContext) -> None:
 COST_HOOKS = {record_cost_on_success, record_cost_on_failure}
 
 
-def with_cost_hooks(assets: list) -> list:
-    """Attach the cost hooks to every AssetsDefinition (specs pass through): applies to any job, backfill or
-    automation run that materializes them, not only the daily job."""
-    return [a.with_attributes(hook_defs=COST_HOOKS) if isinstance(a, dg.AssetsDefinition) else a for a in assets]
-
-
 DAY_COSTS_SQL = """
-SELECT c.partition_date, unnest(c.asset_keys) AS asset_key, sum(c.cpu_s) AS cpu_s, sum(c.gpu_s) AS gpu_s,
-       sum(c.wall_s) AS wall_s, count(DISTINCT c.run_id) AS runs
-FROM run_costs c WHERE c.partition_date = ? GROUP BY ALL ORDER BY asset_key
+SELECT partition_date, asset_key, sum(cpu_s / n_assets) AS cpu_s, sum(gpu_s / n_assets) AS gpu_s,
+       sum(wall_s / n_assets) AS wall_s, count(DISTINCT run_id) AS runs
+FROM (SELECT c.*, unnest(c.asset_keys) AS asset_key, greatest(len(c.asset_keys), 1) AS n_assets
+      FROM run_costs c WHERE c.partition_date = ?)
+GROUP BY ALL ORDER BY asset_key
 """
 
 
 def day_costs(warehouse: WarehouseResource, day: dt.date):
-    """CPU/GPU seconds per asset for one day, plus the day's ASR audio hours (for cost per audio hour)."""
+    """CPU/GPU seconds per asset for one day (a multi-asset step's cost is shared out evenly, so the rows add up
+    to the day's total), plus the day's ASR audio hours (for cost per audio hour)."""
     frame = warehouse.query(DAY_COSTS_SQL, [day])
     audio_s = warehouse.query(
         "SELECT coalesce(sum(audio_s), 0) AS s FROM transcript_status WHERE partition_date = ? AND source = 'asr'",

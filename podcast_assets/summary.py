@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from podcast_assets.costs import day_costs
 from podcast_assets.resources.warehouse import WarehouseResource
 
 _COUNTS = {
@@ -30,5 +31,9 @@ def day_summary(warehouse: WarehouseResource, day: dt.date, run_id: str | None =
             "SELECT title, error FROM episodes WHERE partition_date = ? AND status = 'failed' ORDER BY title", [day]
         ).fetchall()
     lines += [f"  failed episode {title!r}: {error}" for title, error in failures]
+    costs, audio_hours = day_costs(warehouse, day)
+    cpu_s, gpu_s = float(costs["cpu_s"].sum() or 0.0), float(costs["gpu_s"].sum() or 0.0)
+    per_hour = f", {cpu_s / audio_hours:.0f} CPU s per audio hour" if audio_hours else ""
+    lines.append(f"  compute              {cpu_s:.1f} CPU s, {gpu_s:.1f} GPU s{per_hour}")
     lines.append(f"  warehouse: {warehouse.db_path()}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,8 @@ def test_cli_run_materializes_a_day_through_the_instance(home, capsys, tmp_path)
         os.environ.pop("DAGSTER_HOME", None)
     out = capsys.readouterr().out
     assert "2026-11-20: run succeeded" in out and "episodes ok          0" in out
+    compute = re.search(r"compute\s+([0-9.]+) CPU s", out)  # cost hooks wrote run_costs for this day
+    assert compute and float(compute.group(1)) > 0
     instance_dir = home / "dagster"
     assert (instance_dir / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(instance_dir)) as instance:

@@ -1,6 +1,7 @@
 """briefs and brief_deliveries: each subscriber's top insights of the day, rendered and emailed once."""
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -63,6 +64,32 @@ def _item(row: dict) -> BriefItem:
     )
 
 
+# Asset check name -> the count in `_brief_problems` that must be zero.
+BRIEF_CHECKS = {
+    "at_most_five_insights": "over_five",
+    "no_duplicate_insight": "duplicate_insight",
+    "no_two_insights_from_one_cluster": "same_cluster_twice",
+    "related_never_from_own_episode": "related_from_own_episode",
+}
+
+
+def _document(
+    day: dt.date, subscriber_id: str, status: str, rendered: dict | None = None, path: Path | None = None
+) -> dict:
+    """A `brief_documents` row: the rendered brief, or only the status when there is none."""
+    rendered = rendered or {}
+    return {
+        "partition_date": day,
+        "subscriber_id": subscriber_id,
+        "n_insights": rendered.get("n_insights", 0),
+        "status": status,
+        "markdown": rendered.get("md"),
+        "html": rendered.get("html"),
+        "text": rendered.get("txt"),
+        "path": str(path) if path else None,
+    }
+
+
 def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[str, int]:
     """Counts of broken promises, for the asset checks."""
     per_subscriber = briefs.group_by("subscriber_id").agg(
@@ -89,12 +116,7 @@ def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[st
     deps=["insight_clusters", "subscribers"],
     kinds={"python", "duckdb", "jinja"},
     group_name="delivery",
-    check_specs=[
-        dg.AssetCheckSpec("at_most_five_insights", asset="briefs"),
-        dg.AssetCheckSpec("no_duplicate_insight", asset="briefs"),
-        dg.AssetCheckSpec("no_two_insights_from_one_cluster", asset="briefs"),
-        dg.AssetCheckSpec("related_never_from_own_episode", asset="briefs"),
-    ],
+    check_specs=[dg.AssetCheckSpec(name, asset="briefs") for name in BRIEF_CHECKS],
 )
 def briefs(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
@@ -113,43 +135,27 @@ def briefs(
     brief_rows, documents = [], []
     if not rows:
         context.log.warning(f"no insights for {day}: no episodes, transcripts or usable passages, so no briefs")
+    # Built once per run; each subscriber only narrows them down.
+    by_id = {r["insight_id"]: r for r in rows}
+    candidates = [
+        Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
+        for r in rows
+    ]
     for subscriber in subscribers if rows else []:
+        subscriber_id = subscriber["subscriber_id"]
         allowed = set(subscriber["feeds"] or [])
         keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
-        candidates = [
-            Candidate(
-                rows[i]["insight_id"],
-                rows[i]["episode_id"],
-                rows[i]["feed_url"],
-                rows[i]["cluster_id"],
-                rows[i]["quality"],
-                rows[i]["salience"],
-            )
-            for i in keep
-        ]
         try:
             interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
         except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
             context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
-            interest_vectors, picks = None, []
-        if interest_vectors is not None:
-            picks = choose_brief(candidates, vectors[keep], interest_vectors)
-        by_id = {r["insight_id"]: r for r in rows}
-        brief_rows += [{"partition_date": day, "subscriber_id": subscriber["subscriber_id"], **vars(p)} for p in picks]
-        if not picks:
-            documents.append(
-                {
-                    "partition_date": day,
-                    "subscriber_id": subscriber["subscriber_id"],
-                    "n_insights": 0,
-                    "status": "no_matches" if interest_vectors is not None else "no_interests",
-                    "markdown": None,
-                    "html": None,
-                    "text": None,
-                    "path": None,
-                }
-            )
+            documents.append(_document(day, subscriber_id, "no_interests"))
             continue
+        picks = choose_brief([candidates[i] for i in keep], vectors[keep], interest_vectors)
+        if not picks:
+            documents.append(_document(day, subscriber_id, "no_matches"))
+            continue
+        brief_rows += [{"partition_date": day, "subscriber_id": subscriber_id, **vars(p)} for p in picks]
         items = []
         for pick in picks:
             item = _item(by_id[pick.insight_id])
@@ -158,20 +164,11 @@ def briefs(
         rendered = BriefDocument(
             subscriber["name"] or subscriber["email"], day, subscriber["interests"], items
         ).render()
-        stem = out_dir / subscriber["subscriber_id"]
+        stem = out_dir / subscriber_id
         for kind, body in rendered.items():
             stem.with_suffix(f".{kind}").write_text(body)
         documents.append(
-            {
-                "partition_date": day,
-                "subscriber_id": subscriber["subscriber_id"],
-                "n_insights": len(picks),
-                "status": "ok",
-                "markdown": rendered["md"],
-                "html": rendered["html"],
-                "text": rendered["txt"],
-                "path": str(stem.with_suffix(".md")),
-            }
+            _document(day, subscriber_id, "ok", {**rendered, "n_insights": len(picks)}, stem.with_suffix(".md"))
         )
     brief_frame = pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row")
     document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
@@ -194,26 +191,8 @@ def briefs(
             ),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="at_most_five_insights",
-                passed=problems["over_five"] == 0,
-                metadata={"briefs_over_five": problems["over_five"]},
-            ),
-            dg.AssetCheckResult(
-                check_name="no_duplicate_insight",
-                passed=problems["duplicate_insight"] == 0,
-                metadata={"briefs_with_duplicates": problems["duplicate_insight"]},
-            ),
-            dg.AssetCheckResult(
-                check_name="no_two_insights_from_one_cluster",
-                passed=problems["same_cluster_twice"] == 0,
-                metadata={"briefs_repeating_a_cluster": problems["same_cluster_twice"]},
-            ),
-            dg.AssetCheckResult(
-                check_name="related_never_from_own_episode",
-                passed=problems["related_from_own_episode"] == 0,
-                metadata={"related_from_own_episode": problems["related_from_own_episode"]},
-            ),
+            dg.AssetCheckResult(check_name=name, passed=problems[key] == 0, metadata={key: problems[key]})
+            for name, key in BRIEF_CHECKS.items()
         ],
     )
 

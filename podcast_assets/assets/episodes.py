@@ -10,7 +10,7 @@ import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
-from podcast_assets.core.episodes import EPISODE_COLUMNS, day_items, episode_row
+from podcast_assets.core.episodes import EPISODES_SCHEMA, day_items, episode_row
 from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
@@ -19,31 +19,6 @@ from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
-
-EPISODES_SCHEMA = {
-    "partition_date": pl.Date,
-    "episode_id": pl.String,
-    "feed_url": pl.String,
-    "show_title": pl.String,
-    "guid": pl.String,
-    "title": pl.String,
-    "link": pl.String,
-    "published_at": pl.Datetime("us"),
-    "audio_url": pl.String,
-    "audio_type": pl.String,
-    "audio_path": pl.String,
-    "audio_bytes": pl.Int64,
-    "audio_sha256": pl.String,
-    "duration_s": pl.Float64,
-    "transcript_url": pl.String,
-    "transcript_type": pl.String,
-    "transcript_path": pl.String,
-    "transcript_error": pl.String,
-    "status": pl.String,
-    "error": pl.String,
-    "fetched_at": pl.Datetime("us"),
-}
-assert list(EPISODES_SCHEMA) == EPISODE_COLUMNS
 
 
 def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dict) -> ParsedFeed:

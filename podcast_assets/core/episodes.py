@@ -5,31 +5,34 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import polars as pl
+
 from podcast_assets.core.rss import FeedItem, ParsedFeed, episode_id_for, items_published_on
 
-EPISODE_COLUMNS = [
-    "partition_date",
-    "episode_id",
-    "feed_url",
-    "show_title",
-    "guid",
-    "title",
-    "link",
-    "published_at",
-    "audio_url",
-    "audio_type",
-    "audio_path",
-    "audio_bytes",
-    "audio_sha256",
-    "duration_s",
-    "transcript_url",
-    "transcript_type",
-    "transcript_path",
-    "transcript_error",
-    "status",
-    "error",
-    "fetched_at",
-]
+# The `episodes` table's columns and their types, in table order.
+EPISODES_SCHEMA = {
+    "partition_date": pl.Date,
+    "episode_id": pl.String,
+    "feed_url": pl.String,
+    "show_title": pl.String,
+    "guid": pl.String,
+    "title": pl.String,
+    "link": pl.String,
+    "published_at": pl.Datetime("us"),
+    "audio_url": pl.String,
+    "audio_type": pl.String,
+    "audio_path": pl.String,
+    "audio_bytes": pl.Int64,
+    "audio_sha256": pl.String,
+    "duration_s": pl.Float64,
+    "transcript_url": pl.String,
+    "transcript_type": pl.String,
+    "transcript_path": pl.String,
+    "transcript_error": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+    "fetched_at": pl.Datetime("us"),
+}
 
 
 @dataclass
@@ -62,7 +65,7 @@ def episode_row(partition_date: dt.date, feed_url: str, show_title: str | None, 
     """The row for an item before download; the caller fills audio/transcript fields and the status."""
     item = day_item.item
     transcript = item.best_transcript()
-    row = dict.fromkeys(EPISODE_COLUMNS)
+    row = dict.fromkeys(EPISODES_SCHEMA)
     row.update(
         partition_date=partition_date,
         episode_id=day_item.episode_id,

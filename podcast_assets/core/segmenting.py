@@ -19,7 +19,6 @@ class Sentence:
     start_s: float
     end_s: float
     text: str
-    segment_index: int
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,6 @@ class Passage:
     start_s: float
     end_s: float
     text: str
-    sentence_count: int
 
 
 def split_sentences(text: str) -> list[str]:
@@ -45,9 +43,7 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
         cursor = segment["start_s"]
         for part in parts:
             duration = span * len(part) / total
-            sentences.append(
-                Sentence(episode_id, round(cursor, 2), round(cursor + duration, 2), part, segment["segment_index"])
-            )
+            sentences.append(Sentence(episode_id, round(cursor, 2), round(cursor + duration, 2), part))
             cursor += duration
     return sentences
 
@@ -69,6 +65,6 @@ def passages(sentences: list[Sentence], joinable: Callable[[str], bool] = lambda
         else:
             grouped.append([sentence])
     return [
-        Passage(group[0].episode_id, group[0].start_s, group[-1].end_s, " ".join(s.text for s in group), len(group))
+        Passage(group[0].episode_id, group[0].start_s, group[-1].end_s, " ".join(s.text for s in group))
         for group in grouped
     ]

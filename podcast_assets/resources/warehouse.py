@@ -4,6 +4,7 @@ plus daily tables as Parquet files per partition on shared/object storage (see `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -24,8 +25,14 @@ LAKE_URL_ENV = "PODCAST_BRIEF_LAKE_URL"
 _LOCK_RETRY_S = 60.0
 
 
-def _schema_sql() -> str:
-    return package_files.files("podcast_assets").joinpath("schema.sql").read_text()
+@functools.cache
+def _schema_sql(lake: bool) -> str:
+    schema = package_files.files("podcast_assets").joinpath("schema.sql").read_text()
+    return catalog_ddl(schema) if lake else schema
+
+
+# (file, inode, lake URL) whose schema this process already applied: the DDL runs once per file, not per query.
+_SCHEMA_APPLIED: set[tuple[str, int, str | None]] = set()
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -63,7 +70,10 @@ class WarehouseResource(dg.ConfigurableResource):
                 time.sleep(0.5)
         try:
             lake = self.lake()
-            connection.execute(catalog_ddl(_schema_sql()) if lake else _schema_sql())
+            applied = (str(db_path), db_path.stat().st_ino, lake.url if lake else None)
+            if applied not in _SCHEMA_APPLIED:
+                connection.execute(_schema_sql(lake is not None))
+                _SCHEMA_APPLIED.add(applied)
             if lake:
                 lake.attach(connection)
             yield connection
