@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV, UrlPolicy
+
 HOME_ENV = "PODCAST_BRIEF_HOME"
 DEFAULT_HOME = "./.podcast_brief"
 
@@ -14,6 +16,14 @@ def home_dir() -> Path:
     home = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def url_policy(allow_private_hosts: str | None = None) -> UrlPolicy:
+    """The fetch policy: public http(s) only, plus the hosts in `allow_private_hosts` (falling back to
+    PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS, read now). Default: every private and local address is refused."""
+    if allow_private_hosts is None:
+        allow_private_hosts = os.environ.get(ALLOW_PRIVATE_HOSTS_ENV, "")
+    return UrlPolicy.from_allow_list(allow_private_hosts)
 
 
 def ensure_dagster_home() -> Path:

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.demo.server import SiteServer
+
+# The test servers listen on 127.0.0.1, which the URL policy refuses by default. Allow exactly that address (not
+# the rest of 127/8, which the hostile-input tests use as "another private host"); subprocesses inherit it.
+os.environ.setdefault(ALLOW_PRIVATE_HOSTS_ENV, "127.0.0.1")
 
 # Third-party fixtures live beside the checkout (../shared/fixtures/real), never in the repository.
 # PODCAST_BRIEF_REAL_FIXTURES points elsewhere, e.g. for a clone made in another folder.

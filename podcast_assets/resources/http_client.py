@@ -1,4 +1,10 @@
-"""HTTP for feeds, enclosures and publisher transcripts: timeouts, redirects, conditional GET, size caps."""
+"""HTTP for feeds, enclosures and publisher transcripts: URL policy, timeouts, redirects, conditional GET, size caps.
+
+Every URL here comes from a third-party feed, so every request goes through `policy_http`: public http(s)
+addresses only (unless allowed by PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS), checked on each redirect hop and on the
+address connected to, with a total deadline and a cap on decoded bytes. What is refused or cut off is a
+DownloadError whose message is the recorded error.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -16,6 +23,17 @@ import dagster as dg
 import httpx
 
 from podcast_assets.core.audio import looks_like_audio
+from podcast_assets.core.url_policy import UrlPolicy, UrlRefused
+from podcast_assets.resources.policy_http import (
+    BadEncoding,
+    DeadlineExceeded,
+    RedirectRefused,
+    ResponseTooLarge,
+    iter_decoded,
+    open_url,
+    policy_client,
+)
+from podcast_assets.settings import url_policy
 
 T = TypeVar("T")
 
@@ -52,11 +70,18 @@ class Download:
 
 
 class HttpClientResource(dg.ConfigurableResource):
-    """Shared HTTP settings. One client per call site; httpx follows redirects and enforces timeouts."""
+    """Shared HTTP settings. One client per exchange, so each has its own total deadline."""
 
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # connect and per-read timeout
+    # Whole-exchange limits (redirects, headers and body): a server that drips one byte at a time is cut off.
+    feed_total_timeout_s: float = 120.0
+    download_total_timeout_s: float = 1800.0
     max_audio_bytes: int = 500 * 1024 * 1024
-    max_feed_bytes: int = 20 * 1024 * 1024
+    max_feed_bytes: int = 20 * 1024 * 1024  # also caps publisher transcripts; counted after decompression
+    max_redirects: int = 5
+    # Comma-separated host names, IPs or CIDRs whose private addresses may be fetched; None falls back to
+    # PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS (read when a request is made). Default: every private address refused.
+    allow_private_hosts: str | None = None
     user_agent: str = "podcast-brief/0.1 (+https://github.com/podcast-brief)"
     download_workers: int = 4
     # Transient failures (429/5xx, timeouts, resets) are retried in place with exponential backoff and jitter,
@@ -74,15 +99,34 @@ class HttpClientResource(dg.ConfigurableResource):
                 time.sleep(self.backoff_s * (2**retry) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(
-            timeout=httpx.Timeout(self.timeout_s),
-            follow_redirects=True,
-            headers={"User-Agent": self.user_agent},
-        )
+    def policy(self) -> UrlPolicy:
+        return url_policy(self.allow_private_hosts)
+
+    @contextmanager
+    def _get(self, url: str, what: str, total_s: float, headers: dict | None = None) -> Iterator[httpx.Response]:
+        """GET through the policy; every way it can fail becomes a DownloadError naming `what` failed."""
+        try:
+            policy = self.policy()
+            with (
+                policy_client(
+                    policy, timeout_s=self.timeout_s, total_timeout_s=total_s, user_agent=self.user_agent
+                ) as client,
+                open_url(client, policy, url, headers=headers, max_redirects=self.max_redirects) as response,
+            ):
+                yield response
+        except UrlRefused as error:
+            raise DownloadError(str(error)) from error
+        except (RedirectRefused, BadEncoding) as error:
+            raise DownloadError(f"{error} ({what})") from error
+        except DeadlineExceeded as error:
+            raise DownloadError(f"too slow: {what} {error}") from error
+        except httpx.TimeoutException as error:
+            raise DownloadError(f"timeout {what} after {self.timeout_s:.0f}s", transient=True) from error
+        except httpx.HTTPError as error:
+            raise DownloadError(f"network error {what}: {error}", transient=True) from error
 
     def fetch_feed(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FeedResponse:
-        """Conditional GET. Raises DownloadError for network errors, HTTP errors and oversized feeds."""
+        """Conditional GET. Raises DownloadError for refused URLs, network and HTTP errors, oversized feeds."""
         return self._with_retries(lambda: self._fetch_feed_once(url, etag, last_modified))
 
     def _fetch_feed_once(self, url: str, etag: str | None, last_modified: str | None) -> FeedResponse:
@@ -91,27 +135,23 @@ class HttpClientResource(dg.ConfigurableResource):
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        try:
-            with self.client() as client, client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304:
-                    return FeedResponse(304, None, etag, last_modified)
-                if response.status_code >= 400:
-                    raise _http_error(response.status_code, "fetching feed")
-                body = bytearray()
-                for chunk in response.iter_bytes():
+        with self._get(url, "fetching feed", self.feed_total_timeout_s, headers) as response:
+            if response.status_code == 304:
+                return FeedResponse(304, None, etag, last_modified)
+            if not 200 <= response.status_code < 300:
+                raise _http_error(response.status_code, "fetching feed")
+            body = bytearray()
+            try:
+                for chunk in iter_decoded(response, self.max_feed_bytes):
                     body.extend(chunk)
-                    if len(body) > self.max_feed_bytes:
-                        raise DownloadError(f"feed larger than {self.max_feed_bytes} bytes")
-                return FeedResponse(
-                    response.status_code,
-                    bytes(body),
-                    response.headers.get("ETag"),
-                    response.headers.get("Last-Modified"),
-                )
-        except httpx.TimeoutException as error:
-            raise DownloadError(f"timeout fetching feed after {self.timeout_s:.0f}s", transient=True) from error
-        except httpx.HTTPError as error:
-            raise DownloadError(f"network error fetching feed: {error}", transient=True) from error
+            except ResponseTooLarge as error:
+                raise DownloadError(f"feed larger than {self.max_feed_bytes} bytes: {error}") from error
+            return FeedResponse(
+                response.status_code,
+                bytes(body),
+                response.headers.get("ETag"),
+                response.headers.get("Last-Modified"),
+            )
 
     def download_audio(self, url: str, destination: Path) -> Download:
         """Stream an enclosure to `destination` (atomically), hashing as it goes and enforcing the size cap."""
@@ -129,32 +169,32 @@ class HttpClientResource(dg.ConfigurableResource):
         n_bytes = 0
         handle, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".part-")
         try:
-            with os.fdopen(handle, "wb") as out, self.client() as client, client.stream("GET", url) as response:
-                if response.status_code >= 400:
+            with (
+                os.fdopen(handle, "wb") as out,
+                self._get(url, f"downloading {url}", self.download_total_timeout_s) as response,
+            ):
+                if not 200 <= response.status_code < 300:
                     raise _http_error(response.status_code, f"downloading {url}")
                 content_type = response.headers.get("Content-Type")
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise DownloadError(f"file too large: {int(declared)} bytes > cap of {max_bytes}")
                 checked = not require_audio
-                for chunk in response.iter_bytes():
-                    if not checked:
-                        if not looks_like_audio(content_type, chunk):
-                            raise DownloadError(f"not audio: server sent {content_type or 'unknown type'}")
-                        checked = True
-                    n_bytes += len(chunk)
-                    if n_bytes > max_bytes:
-                        raise DownloadError(f"file too large: more than the cap of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
+                try:
+                    for chunk in iter_decoded(response, max_bytes):
+                        if not checked:
+                            if not looks_like_audio(content_type, chunk):
+                                raise DownloadError(f"not audio: server sent {content_type or 'unknown type'}")
+                            checked = True
+                        n_bytes += len(chunk)
+                        digest.update(chunk)
+                        out.write(chunk)
+                except ResponseTooLarge as error:
+                    raise DownloadError(f"file too large: {error}") from error
             if n_bytes == 0:
                 raise DownloadError("empty file")
             os.replace(temp_name, destination)
             return Download(destination, n_bytes, digest.hexdigest(), content_type)
-        except httpx.TimeoutException as error:
-            raise DownloadError(f"timeout after {self.timeout_s:.0f}s downloading {url}", transient=True) from error
-        except httpx.HTTPError as error:
-            raise DownloadError(f"network error downloading {url}: {error}", transient=True) from error
         finally:
             if os.path.exists(temp_name):
                 os.unlink(temp_name)
