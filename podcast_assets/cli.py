@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="serve the built-in demo network on 127.0.0.1 and run its day")
     demo.add_argument("--port", type=int, default=8751, help="0 picks a free port")
     demo.add_argument("--serve", action="store_true", help="keep serving the demo network after the run")
+    evaluate = commands.add_parser("eval", help="run a labeled network's day and score the briefs against its truth")
+    evaluate.add_argument("network", help="a folder with network.yaml and media/, or `demo`")
+    evaluate.add_argument("--model", default="tiny.en", help="transcriber model for this run (tiny.en, base, a folder)")
+    evaluate.add_argument("--home", help="keep the run's warehouse in this folder (default: a temporary one)")
+    evaluate.add_argument("--json", dest="json_path", help="also write the figures as JSON to this file")
     return parser
 
 
@@ -134,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             from podcast_assets.demo.run import run_demo
 
             return run_demo(port=args.port, serve=args.serve)
+        elif args.command == "eval":
+            from podcast_assets.evaluation.run import main as run_evaluation
+
+            return run_evaluation(args.network, args.home, args.model, args.json_path)
     except (RegistryError, InvalidSubscriber) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -15,8 +15,11 @@ from podcast_assets.summary import day_summary
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
-def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize every daily asset of `day`. Per-episode failures are rows, not a failed run."""
+def run_day(
+    day: dt.date, instance: dg.DagsterInstance | None = None, resource_config: dict[str, dict] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize every daily asset of `day`. Per-episode failures are rows, not a failed run.
+    `resource_config` overrides resource settings for this run, e.g. {"transcriber": {"model": "base"}}."""
     from podcast_assets.definitions import defs
 
     instance = instance or dg.DagsterInstance.get()
@@ -25,7 +28,10 @@ def run_day(day: dt.date, instance: dg.DagsterInstance | None = None) -> dg.Exec
         instance=instance,
         raise_on_error=False,
         tags={"podcast_brief/launched_by": "cli"},
-        run_config=CONSOLE_INFO,
+        run_config={
+            **CONSOLE_INFO,
+            "resources": {name: {"config": config} for name, config in (resource_config or {}).items()},
+        },
     )
     return result
 

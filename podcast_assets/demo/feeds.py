@@ -1,14 +1,13 @@
-"""Render the demo network (network.py + media/) as RSS/Atom feeds, MP3s and VTT transcripts on a SiteServer."""
+"""Render a labeled network (the demo by default) as RSS/Atom feeds, MP3s and VTT transcripts on a SiteServer."""
 
 from __future__ import annotations
 
 import email.utils
 import json
-from importlib import resources as package_files
 
 import jinja2
 
-from podcast_assets.demo.network import SHOWS, Episode, Show
+from podcast_assets.evaluation.network import Network, NetworkEpisode, NetworkShow, demo_network
 from podcast_assets.demo.server import Resource, SiteServer
 
 _TEMPLATES = jinja2.Environment(
@@ -16,16 +15,16 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def media_bytes(name: str) -> bytes:
-    return package_files.files("podcast_assets.demo").joinpath("media", name).read_bytes()
+def media_bytes(name: str, network: Network | None = None) -> bytes:
+    return ((network or demo_network()).media_dir / name).read_bytes()
 
 
-def manifest() -> dict[str, list[dict]]:
-    return json.loads(media_bytes("manifest.json"))
+def manifest(network: Network | None = None) -> dict[str, list[dict]]:
+    return json.loads(media_bytes("manifest.json", network))
 
 
-def episode_vtt(episode: Episode) -> str:
-    """A WebVTT transcript with voice tags, timed from the paragraph spans measured when the audio was made."""
+def episode_vtt(episode: NetworkEpisode, spans: list[dict]) -> str:
+    """A WebVTT transcript with voice tags, timed from the turn spans measured when the audio was made."""
 
     def stamp(seconds: float) -> str:
         hours, rest = divmod(seconds, 3600)
@@ -33,16 +32,17 @@ def episode_vtt(episode: Episode) -> str:
         return f"{int(hours):02d}:{int(minutes):02d}:{secs:06.3f}"
 
     cues = ["WEBVTT", ""]
-    for paragraph, span in zip(episode.paragraphs, manifest()[episode.slug], strict=True):
-        cues += [f"{stamp(span['start_s'])} --> {stamp(span['end_s'])}", f"<v {span['speaker']}>{paragraph.text}", ""]
+    for turn, span in zip(episode.turns, spans, strict=True):
+        cues += [f"{stamp(span['start_s'])} --> {stamp(span['end_s'])}", f"<v {span['speaker']}>{turn.text}", ""]
     return "\n".join(cues)
 
 
-def feed_path(show: Show) -> str:
+def feed_path(show: NetworkShow) -> str:
     return f"/feeds/{show.slug}.xml"
 
 
-def render_feed(show: Show, base_url: str) -> tuple[bytes, str]:
+def render_feed(show: NetworkShow, base_url: str, network: Network | None = None) -> tuple[bytes, str]:
+    network = network or demo_network()
     episodes = [
         {
             "guid": f"{base_url}/episodes/{e.slug}",
@@ -51,9 +51,9 @@ def render_feed(show: Show, base_url: str) -> tuple[bytes, str]:
             "pub_date": email.utils.format_datetime(e.published_at, usegmt=True),
             "updated": e.published_at.isoformat(),
             "audio_url": f"{base_url}/media/{e.slug}.mp3",
-            "audio_length": len(media_bytes(f"{e.slug}.mp3")),
+            "audio_length": len(media_bytes(f"{e.slug}.mp3", network)),
             "transcript_url": f"{base_url}/transcripts/{e.slug}.vtt" if e.publisher_transcript else None,
-            "summary": " ".join(p.text for p in e.paragraphs if p.kind == "insight")[:300],
+            "summary": e.description or " ".join(t.text for t in e.turns if t.kind == "insight")[:300],
         }
         for e in show.episodes
     ]
@@ -62,19 +62,21 @@ def render_feed(show: Show, base_url: str) -> tuple[bytes, str]:
     return body.encode(), "application/atom+xml" if show.feed_format == "atom" else "application/rss+xml"
 
 
-def publish_network(server: SiteServer) -> list[str]:
-    """Put every demo show on `server`; returns the feed URLs."""
+def publish_network(server: SiteServer, network: Network | None = None) -> list[str]:
+    """Put every show of `network` (default: the demo) on `server`; returns the feed URLs."""
+    network = network or demo_network()
+    spans = manifest(network)
     urls = []
-    for show in SHOWS:
-        body, content_type = render_feed(show, server.base_url)
+    for show in network.shows:
+        body, content_type = render_feed(show, server.base_url, network)
         server.site.resources[feed_path(show)] = Resource(body, content_type)
         for episode in show.episodes:
             server.site.resources[f"/media/{episode.slug}.mp3"] = Resource(
-                media_bytes(f"{episode.slug}.mp3"), "audio/mpeg"
+                media_bytes(f"{episode.slug}.mp3", network), "audio/mpeg"
             )
             if episode.publisher_transcript:
                 server.site.resources[f"/transcripts/{episode.slug}.vtt"] = Resource(
-                    episode_vtt(episode).encode(), "text/vtt"
+                    episode_vtt(episode, spans[episode.slug]).encode(), "text/vtt"
                 )
         urls.append(server.url(feed_path(show)))
     return urls

@@ -1,0 +1,115 @@
+"""`podcast-brief eval NETWORK_DIR`: serve a labeled network on 127.0.0.1, run its day, score the output.
+
+The run is the real daily job (the same one the schedule launches) in a throwaway home folder, so the numbers
+describe what a subscriber would have received. Results: a summary table on stdout, JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from podcast_assets.evaluation.metrics import Report, score_day
+from podcast_assets.evaluation.network import Network, load_network
+
+
+def _slug_of(url: str | None) -> str | None:
+    """Demo/eval feeds name each enclosure /media/<slug>.mp3."""
+    if not url:
+        return None
+    name = url.rsplit("/", 1)[-1]
+    return name.removesuffix(".mp3")
+
+
+def collect(network: Network, day: dt.date) -> Report:
+    """Score what the warehouse in the current home folder holds for `day`."""
+    from podcast_assets.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource()
+    episodes = warehouse.query("SELECT episode_id, audio_url FROM episodes WHERE partition_date = ?", [day])
+    slug_of_episode = {row["episode_id"]: _slug_of(row["audio_url"]) for row in episodes.to_dicts()}
+    insights = warehouse.query(
+        "SELECT insight_id, episode_id, start_s, end_s, text FROM insights WHERE partition_date = ?", [day]
+    ).to_dicts()
+    clusters = dict(
+        warehouse.query("SELECT insight_id, cluster_id FROM insight_clusters WHERE partition_date = ?", [day]).rows()
+    )
+    picks = warehouse.query(
+        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids FROM briefs b JOIN subscribers s USING (subscriber_id)
+           WHERE b.partition_date = ? ORDER BY s.email, b.rank""",
+        [day],
+    ).to_dicts()
+    transcripts = dict(
+        warehouse.query(
+            """SELECT episode_id, string_agg(text, ' ' ORDER BY segment_index) FROM transcripts
+               WHERE partition_date = ? AND source = 'asr' GROUP BY episode_id""",
+            [day],
+        ).rows()
+    )
+    return score_day(network, slug_of_episode, insights, clusters, picks, transcripts)
+
+
+def run_network_day(network: Network, transcriber_model: str = "tiny.en") -> bool:
+    """Serve `network`, register it in the current home folder and run its day through the daily job."""
+    import dagster as dg
+
+    from podcast_assets.admin import add_feed, add_subscriber
+    from podcast_assets.demo.feeds import publish_network
+    from podcast_assets.demo.server import SiteServer
+    from podcast_assets.resources.warehouse import WarehouseResource
+    from podcast_assets.runner import run_day
+
+    warehouse = WarehouseResource()
+    with SiteServer() as server:
+        for show, url in zip(network.shows, publish_network(server, network), strict=True):
+            add_feed(warehouse, url, show.title)
+        for subscriber in network.subscribers:
+            add_subscriber(warehouse, subscriber.email, subscriber.interests, subscriber.name or None)
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = run_day(
+                network.day,
+                instance,
+                resource_config={"transcriber": {"model": transcriber_model}},
+            )
+    return result.success
+
+
+def evaluate(folder: str | Path, home: Path | None = None, transcriber_model: str = "tiny.en") -> Report:
+    network = load_network(folder)
+    with tempfile.TemporaryDirectory(prefix=f"eval-{network.name}-") as scratch:
+        home = home or Path(scratch)
+        saved = {k: os.environ.get(k) for k in ("PODCAST_BRIEF_HOME", "PODCAST_BRIEF_SMTP_HOST")}
+        os.environ["PODCAST_BRIEF_HOME"] = str(home)
+        os.environ.pop("PODCAST_BRIEF_SMTP_HOST", None)  # briefs go to the outbox, never to real addresses
+        allowed = os.environ.get("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "")
+        os.environ["PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS"] = ",".join(filter(None, [allowed, "127.0.0.1"]))
+        try:
+            if not run_network_day(network, transcriber_model):
+                raise RuntimeError(f"the daily run of {network.name} failed; see the log above")
+            return collect(network, network.day)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            if allowed:
+                os.environ["PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS"] = allowed
+            else:
+                os.environ.pop("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", None)
+
+
+def format_report(report: Report) -> str:
+    lines = [f"{key:34} {value}" for key, value in report.summary().items()]
+    return "\n".join(lines + ["", *report.details])
+
+
+def main(folder: str, home: str | None, model: str, json_path: str | None) -> int:
+    report = evaluate(folder, Path(home) if home else None, model)
+    print(format_report(report))
+    if json_path:
+        Path(json_path).write_text(json.dumps({**report.summary(), "details": report.details}, indent=1) + "\n")
+    return 0
