@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
+# The demo network is served on 127.0.0.1, which the URL policy refuses unless allowed.
 demo: setup
-	$(BIN)/podcast-brief demo
+	PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS="$${PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS:-127.0.0.1}" $(BIN)/podcast-brief demo
 
 # Installs missing Debian packages when run as root (as CI does); otherwise says what to install.
 system-deps:

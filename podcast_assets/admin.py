@@ -8,18 +8,30 @@ from urllib.parse import urlparse
 import polars as pl
 
 from podcast_assets.core.subscribers import normalize_email, parse_interests, subscriber_id_for
+from podcast_assets.core.url_policy import UrlPolicy, UrlRefused
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.settings import url_policy
 
 
 class RegistryError(ValueError):
     pass
 
 
+def check_feed_url(feed_url: str, policy: UrlPolicy | None = None) -> None:
+    """Refuse a feed URL the fetcher would refuse: not http(s), or a host on a private or local address that
+    PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS does not allow. A host that does not resolve from here right now is
+    accepted: every fetch checks it again."""
+    try:
+        (policy or url_policy()).check_url(feed_url)
+    except UrlRefused as error:
+        raise RegistryError(str(error)) from error
+    except OSError:
+        pass
+
+
 def add_feed(warehouse: WarehouseResource, feed_url: str, title: str | None = None) -> bool:
     """Register a feed; returns False when it was already registered (its title is updated if given)."""
-    parsed = urlparse(feed_url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise RegistryError(f"feed URL must be http(s)://...: {feed_url!r}")
+    check_feed_url(feed_url)
     with warehouse.connect() as connection:
         exists = connection.execute("SELECT 1 FROM feeds WHERE feed_url = ?", [feed_url]).fetchone()
         if exists:

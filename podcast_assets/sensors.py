@@ -10,7 +10,9 @@ import dagster as dg
 import httpx
 
 from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.policy_http import DeadlineExceeded, policy_client
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.settings import url_policy
 
 # Run tag that restricts the `episodes` asset to one feed (the asset reads it from `context.run.tags`).
 FEED_URL_TAG = "podcast_brief/feed_url"
@@ -82,6 +84,9 @@ class AlertWebhookResource(dg.ConfigurableResource):
 
     url: str | None = None
     timeout_s: float = 10.0
+    # Same URL policy as feeds: a webhook on a private address (e.g. a chat bridge on the LAN) must be allowed
+    # here or in PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS. Redirects are not followed.
+    allow_private_hosts: str | None = None
 
     def target(self) -> str | None:
         return self.url or os.environ.get(ALERT_WEBHOOK_ENV) or None
@@ -90,10 +95,19 @@ class AlertWebhookResource(dg.ConfigurableResource):
         return bool(self.target())
 
     def send(self, payload: dict) -> None:
+        """POST the alert. Raises httpx.HTTPError, UrlRefused or DeadlineExceeded when it cannot be delivered."""
         target = self.target()
         if not target:
             return
-        response = httpx.post(target, json=payload, timeout=self.timeout_s)
+        policy = url_policy(self.allow_private_hosts)
+        try:
+            policy.check_url(target)
+        except OSError:
+            pass  # does not resolve: the POST reports it as a connection error
+        with policy_client(
+            policy, timeout_s=self.timeout_s, total_timeout_s=3 * self.timeout_s, user_agent="podcast-brief-alerts"
+        ) as client:
+            response = client.post(target, json=payload)
         response.raise_for_status()
 
 
@@ -164,6 +178,7 @@ def run_failure_recorder(
                 }
             )
             alerted = True
-        except httpx.HTTPError as exc:  # the alert is best effort; the row is the record
+        # UrlRefused and a bad allow list are ValueErrors: best effort, the row is the record.
+        except (httpx.HTTPError, ValueError, DeadlineExceeded) as exc:
             context.log.warning(f"alert webhook failed: {exc}")
     record_run_failure(warehouse, run, failed_steps, error, alerted)

@@ -25,6 +25,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[tuple]]
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$")
 
 
@@ -57,7 +58,7 @@ def address_refusal(address: IPAddress) -> str | None:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             inner = address_refusal(embedded)
-            return f"{inner} (inside IPv6 {address})" if inner else None
+            return f"{inner}, as IPv4 {embedded} inside IPv6" if inner else None
     if address.is_unspecified:
         return "an unspecified address"
     if address.is_loopback:
@@ -73,6 +74,13 @@ def address_refusal(address: IPAddress) -> str | None:
     if not address.is_global:
         return "not a globally routable address"
     return None
+
+
+def _is_numeric_host(host: str) -> bool:
+    """An address written as numbers (`127.0.0.1`, `2130706433`, `0x7f.1`, `::1`) rather than a name."""
+    if ":" in host:
+        return True
+    return all(_NUMERIC_LABEL.match(label) for label in host.lower().rstrip(".").split("."))
 
 
 def _parse_address(text: str) -> IPAddress:
@@ -170,7 +178,7 @@ class UrlPolicy:
 
     def _explain(self, host: str, address: IPAddress) -> str:
         reason = address_refusal(address)
-        named = host.lower().strip("[]").split("%", 1)[0] != str(address)
+        named = not _is_numeric_host(host)
         where = f"host {host} resolves to {address}, {reason}" if named else f"{address} is {reason}"
         allow = f"{host} or {address}" if named else str(address)
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from urllib.parse import urlparse
 
@@ -37,6 +38,7 @@ def register_demo(warehouse: WarehouseResource, server: SiteServer) -> list[str]
 
 
 def run_demo(port: int = 8751, serve: bool = False) -> int:
+    os.environ.setdefault("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "127.0.0.1")  # the demo network is local
     warehouse = WarehouseResource()
     server = _start_server(port)
     try:
