@@ -38,10 +38,19 @@ def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dic
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache_path.write_bytes(body)
     parsed = parse_feed(body)
+    # A feed that parsed with a problem (broken or unsafe XML) keeps its salvaged items and records the problem.
     warehouse.execute(
-        """UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = now(), last_status = ?, last_error = NULL,
+        """UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = now(), last_status = ?, last_error = ?,
            cache_path = ?, title = coalesce(title, ?) WHERE feed_url = ?""",
-        [response.etag, response.last_modified, response.status_code, str(cache_path), parsed.title, feed["feed_url"]],
+        [
+            response.etag,
+            response.last_modified,
+            response.status_code,
+            parsed.problem,
+            str(cache_path),
+            parsed.title,
+            feed["feed_url"],
+        ],
     )
     return parsed
 
@@ -137,7 +146,16 @@ def episodes(
         items, duplicates = day_items(feed["feed_url"], parsed, day, other_days)
         feed_rows = [episode_row(day, feed["feed_url"], feed["title"] or parsed.title, item) for item in items]
         rows.extend(feed_rows)
-        per_feed.append({"feed_url": feed["feed_url"], "found": len(feed_rows), "duplicates_skipped": duplicates})
+        if parsed.problem:
+            context.log.warning(f"feed {feed['feed_url']}: {parsed.problem}")
+        per_feed.append(
+            {
+                "feed_url": feed["feed_url"],
+                "found": len(feed_rows),
+                "duplicates_skipped": duplicates,
+                "feed_error": parsed.problem,
+            }
+        )
 
     ready = [row for row in rows if row["status"] == "ok"]
     with ThreadPoolExecutor(max_workers=http.download_workers) as pool:

@@ -32,6 +32,7 @@ EPISODES_SCHEMA = {
     "status": pl.String,
     "error": pl.String,
     "fetched_at": pl.Datetime("us"),
+    "id_note": pl.String,  # how the id was derived when the item had no guid (or no date), else null
 }
 
 
@@ -42,6 +43,16 @@ class DayItem:
     episode_id: str
     item: FeedItem
     problem: str | None
+    id_note: str | None = None
+
+
+def identity_note(item: FeedItem) -> str | None:
+    """Why an item's id is not simply (feed, guid), in words for the `id_note` column (None when it is)."""
+    if item.guid:
+        return None
+    source = "the enclosure URL" if item.audio_url else "the title and publication date"
+    note = f"no guid in the feed: id derived from the feed URL and {source}"
+    return note if item.published_at else note + "; no publication date either"
 
 
 def day_items(feed_url: str, feed: ParsedFeed, day: dt.date, seen_on_other_days: set[str]) -> tuple[list[DayItem], int]:
@@ -57,7 +68,7 @@ def day_items(feed_url: str, feed: ParsedFeed, day: dt.date, seen_on_other_days:
         if episode_id in chosen or episode_id in seen_on_other_days:
             duplicates += 1
             continue
-        chosen[episode_id] = DayItem(episode_id, item, item.problem)
+        chosen[episode_id] = DayItem(episode_id, item, item.problem, identity_note(item))
     return list(chosen.values()), duplicates
 
 
@@ -82,5 +93,6 @@ def episode_row(partition_date: dt.date, feed_url: str, show_title: str | None, 
         status="failed" if day_item.problem else "ok",
         error=day_item.problem,
         fetched_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        id_note=day_item.id_note,
     )
     return row

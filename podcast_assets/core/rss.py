@@ -1,14 +1,27 @@
-"""Feed parsing: RSS 2.0, Atom, iTunes and Podcasting 2.0 (`podcast:transcript`) into plain episode records."""
+"""Feed parsing: RSS 2.0, Atom, iTunes and Podcasting 2.0 (`podcast:transcript`) into plain episode records.
+
+Feeds are third-party input. The XML is read with defusedxml first: a feed that declares entities (billion
+laughs, external entities) is never expanded, its DOCTYPE is dropped and its items salvaged; a feed that is not
+well-formed XML (truncated, stray bytes) keeps whatever items feedparser can salvage. Either way the feed carries
+a `problem` (recorded as the feed's error). Text fields are one line, free of control characters and bounded.
+"""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 import hashlib
+import re
+import xml.sax
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
 
+import defusedxml
 import defusedxml.ElementTree as safe_xml
 import feedparser
+
+from podcast_assets.core.links import safe_link
+from podcast_assets.core.untrusted_text import ID_MAX_CHARS, URL_MAX_CHARS, one_line
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -58,6 +71,7 @@ class FeedItem:
 class ParsedFeed:
     title: str | None
     items: list[FeedItem]
+    problem: str | None = None  # feed-level error (not well-formed, unsafe XML); the items are what was salvaged
 
 
 def episode_id_for(feed_url: str, guid: str | None, audio_url: str | None, fallback: str = "") -> str:
@@ -73,36 +87,93 @@ def _published(entry: feedparser.FeedParserDict) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
 
 
-def _enclosure(entry: feedparser.FeedParserDict) -> tuple[str | None, str | None, int | None]:
+def _url(value: str | None) -> str | None:
+    """A URL field as given (trimmed), or None when blank or longer than any real URL."""
+    url = (value or "").strip()
+    return url if url and len(url) <= URL_MAX_CHARS else None
+
+
+def _guid(value: str | None) -> str | None:
+    """The guid, trimmed; one too long to store (or with control characters) stands in as its sha256."""
+    guid = (value or "").strip()
+    if not guid:
+        return None
+    if len(guid) > ID_MAX_CHARS or one_line(guid, ID_MAX_CHARS) != guid:
+        return "sha256:" + hashlib.sha256(guid.encode("utf-8", "surrogatepass")).hexdigest()
+    return guid
+
+
+def _length(value: object) -> int | None:
+    text = str(value or "").strip()[:20]
+    return int(text) if text.isdigit() else None
+
+
+def _enclosure(entry: feedparser.FeedParserDict) -> tuple[str | None, str | None, int | None, bool]:
+    """(url, type, length, too_long) of the item's first enclosure."""
     for enclosure in entry.get("enclosures", []):
         href = enclosure.get("href") or enclosure.get("url")
         if href:
-            length = str(enclosure.get("length") or "").strip()
-            return href, enclosure.get("type"), int(length) if length.isdigit() else None
-    return None, None, None
+            url = _url(href)
+            return url, one_line(enclosure.get("type"), 100), _length(enclosure.get("length")), url is None
+    return None, None, None, False
 
 
-def _transcripts_by_item(document: bytes) -> dict[str, list[TranscriptLink]]:
+_SUBSET_END = re.compile(rb"\]\s*>")
+
+
+def _without_doctype(document: bytes) -> bytes:
+    """The document minus its DOCTYPE declaration (internal subset included), found in linear time."""
+    start = document.find(b"<!DOCTYPE")
+    if start < 0:
+        return document
+    bracket, close = document.find(b"[", start), document.find(b">", start)
+    if bracket != -1 and (close == -1 or bracket < close):
+        subset_end = _SUBSET_END.search(document, bracket)
+        end = subset_end.end() if subset_end else len(document)
+    else:
+        end = close + 1 if close != -1 else len(document)
+    return document[:start] + document[end:]
+
+
+def read_xml(document: bytes) -> tuple[Element | None, bytes, str | None]:
+    """(root, document to hand to feedparser, problem). Entities are never expanded: a document that declares
+    any loses its DOCTYPE (and so the declarations), and says so."""
+    try:
+        return safe_xml.fromstring(document), document, None
+    except defusedxml.DefusedXmlException as error:
+        stripped = _without_doctype(document)
+        problem = (
+            f"unsafe XML: the feed declares XML entities ({type(error).__name__}); they were not expanded "
+            "(possible entity-expansion bomb or external entity), items read without them"
+        )
+        try:
+            root = safe_xml.fromstring(stripped)
+        except (safe_xml.ParseError, defusedxml.DefusedXmlException):
+            root = None
+        return root, stripped, problem
+    except safe_xml.ParseError as error:
+        return None, document, f"not well-formed XML ({error}); items salvaged where possible"
+
+
+def _transcripts_by_item(root: Element | None) -> dict[str, list[TranscriptLink]]:
     """feedparser keeps only the last `podcast:transcript` of an item, so read them from the XML itself.
 
     Keyed by guid (RSS) / id (Atom), and by enclosure URL for items without one.
     """
-    try:
-        root = safe_xml.fromstring(document)
-    except Exception:  # feedparser already decided whether the document is usable
+    if root is None:
         return {}
     found: dict[str, list[TranscriptLink]] = {}
     items = list(root.iter("item")) + list(root.iter(f"{{{ATOM_NS}}}entry"))
     for item in items:
         links = [
             TranscriptLink(
-                url=element.get("url", ""),
-                type=(element.get("type") or "").split(";")[0].strip().lower(),
-                language=element.get("language"),
-                rel=element.get("rel"),
+                url=_url(element.get("url")) or "",
+                type=(element.get("type") or "")[:100].split(";")[0].strip().lower(),
+                language=one_line(element.get("language"), 35),
+                rel=one_line(element.get("rel"), 100),
             )
             for element in item.iter(f"{{{PODCAST_NS}}}transcript")
-            if element.get("url")
+            if _url(element.get("url"))
         ]
         if not links:
             continue
@@ -120,22 +191,26 @@ def _transcripts_by_item(document: bytes) -> dict[str, list[TranscriptLink]]:
 
 
 def parse_feed(document: bytes) -> ParsedFeed:
-    """Parse a feed document. Raises FeedParseError when it holds no feed at all."""
-    parsed = feedparser.parse(document)
+    """Parse a feed document. Raises FeedParseError when it holds no feed at all; a feed with salvageable items
+    but broken or unsafe XML is returned with `problem` set."""
+    root, readable, problem = read_xml(document)
+    parsed = feedparser.parse(readable)
     if parsed.bozo and not parsed.entries and not parsed.feed.get("title"):
-        reason = parsed.get("bozo_exception") or "not a feed"
+        reason = problem or parsed.get("bozo_exception") or "not a feed"
         raise FeedParseError(f"malformed feed: {reason}")
-    if not parsed.version and not parsed.entries:
+    if not parsed.get("version") and not parsed.entries:
         raise FeedParseError("not an RSS or Atom feed")
-    transcripts = _transcripts_by_item(document)
+    if problem is None and parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
+        problem = f"not well-formed XML ({parsed.bozo_exception}); items salvaged where possible"
+    transcripts = _transcripts_by_item(root)
     items = []
     for entry in parsed.entries:
-        audio_url, audio_type, audio_length = _enclosure(entry)
-        guid = (entry.get("id") or "").strip() or None
+        audio_url, audio_type, audio_length, url_too_long = _enclosure(entry)
+        guid = _guid(entry.get("id"))
         item = FeedItem(
             guid=guid,
-            title=entry.get("title"),
-            link=entry.get("link"),
+            title=one_line(entry.get("title")),
+            link=safe_link(entry.get("link")),
             published_at=_published(entry),
             audio_url=audio_url,
             audio_type=audio_type,
@@ -144,10 +219,12 @@ def parse_feed(document: bytes) -> ParsedFeed:
         )
         if item.published_at is None:
             item.problem = "malformed item: no parseable publication date"
+        elif url_too_long:
+            item.problem = f"malformed item: enclosure URL longer than {URL_MAX_CHARS} characters"
         elif not audio_url:
             item.problem = "malformed item: no audio enclosure"
         items.append(item)
-    return ParsedFeed(title=parsed.feed.get("title"), items=items)
+    return ParsedFeed(title=one_line(parsed.feed.get("title")), items=items, problem=problem)
 
 
 def items_published_on(feed: ParsedFeed, day: dt.date) -> list[FeedItem]:

@@ -116,6 +116,8 @@ class HttpClientResource(dg.ConfigurableResource):
                 yield response
         except UrlRefused as error:
             raise DownloadError(str(error)) from error
+        except httpx.InvalidURL as error:
+            raise DownloadError(f"invalid URL {url[:200]!r} ({what}): {error}") from error
         except (RedirectRefused, BadEncoding) as error:
             raise DownloadError(f"{error} ({what})") from error
         except DeadlineExceeded as error:
