@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import smtplib
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
 import dagster as dg
 
+from podcast_assets.core.untrusted_text import header_text
 from podcast_assets.settings import home_dir
 
 
@@ -26,10 +28,14 @@ class OutgoingBrief:
 
 
 def build_message(sender: str, brief: OutgoingBrief) -> EmailMessage:
+    """The message. Subject and names may carry text from feeds: each is one line with no CR/LF or other control
+    character (`header_text`), and display names are quoted by the email package, so none can add a header."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = f"{brief.to_name} <{brief.to_address}>" if brief.to_name else brief.to_address
-    message["Subject"] = brief.subject
+    message["From"] = header_text(sender, 320)
+    name = header_text(brief.to_name)
+    address = header_text(brief.to_address, 320)
+    message["To"] = Address(display_name=name, addr_spec=address) if name else address
+    message["Subject"] = header_text(brief.subject, 300)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = brief.message_id
     message.set_content(brief.text)
