@@ -37,6 +37,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="podcast-brief-bench-"))
     os.environ["PODCAST_BRIEF_HOME"] = str(home)
     os.environ.pop("PODCAST_BRIEF_SMTP_HOST", None)
+    os.environ.setdefault("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "127.0.0.1")  # the demo network is served locally
 
     from podcast_assets.assets.episodes import episodes
     from podcast_assets.assets.insights import insight_embeddings, insights
