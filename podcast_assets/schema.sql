@@ -173,3 +173,5 @@ CREATE TABLE IF NOT EXISTS run_costs (
 -- Columns added after a table first shipped: existing warehouses gain them on the next connect.
 ALTER TABLE transcript_status ADD COLUMN IF NOT EXISTS audio_sha256 VARCHAR;
 ALTER TABLE episodes ADD COLUMN IF NOT EXISTS id_note VARCHAR;
+ALTER TABLE briefs ADD COLUMN IF NOT EXISTS relevance_margin DOUBLE;
+ALTER TABLE briefs ADD COLUMN IF NOT EXISTS also_on_insight_ids VARCHAR[];

@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.ranking import Candidate, choose_brief
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
-from podcast_assets.core.subscribers import InvalidSubscriber, parse_interests
+from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
@@ -25,8 +26,10 @@ BRIEF_SCHEMA = {
     "insight_id": pl.String,
     "score": pl.Float64,
     "relevance": pl.Float64,
+    "relevance_margin": pl.Float64,
     "cluster_id": pl.String,
     "related_insight_ids": pl.List(pl.String),
+    "also_on_insight_ids": pl.List(pl.String),
 }
 DOCUMENT_SCHEMA = {
     "partition_date": pl.Date,
@@ -122,8 +125,9 @@ def briefs(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
     """Per active subscriber: the 5 best insights of the day by relevance to their interests (embedding
-    similarity), quality and salience; never two from one cluster, spread over episodes; each with up to 3
-    related insights from other episodes. Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
+    similarity, calibrated per interest against a background of everyday talk: off-topic insights are never
+    picked), quality and salience; never two from one cluster, spread over episodes; each with the other
+    mentions of the same idea ("also on") and up to 3 related on-topic ideas from other episodes, none twice. Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
     A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`)."""
     day = dt.date.fromisoformat(context.partition_key)
     day_insights = warehouse.query(_DAY_INSIGHTS_SQL, [day])
@@ -136,6 +140,7 @@ def briefs(
     if not rows:
         context.log.warning(f"no insights for {day}: no episodes, transcripts or usable passages, so no briefs")
     # Built once per run; each subscriber only narrows them down.
+    background_vectors = embedder.encode(list(BACKGROUND_SENTENCES)) if rows else None
     by_id = {r["insight_id"]: r for r in rows}
     candidates = [
         Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
@@ -146,12 +151,12 @@ def briefs(
         allowed = set(subscriber["feeds"] or [])
         keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
         try:
-            interest_vectors = embedder.encode(parse_interests(subscriber["interests"]))
+            interest_vectors = embedder.encode(interest_phrases(subscriber["interests"]))
         except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
             context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
             documents.append(_document(day, subscriber_id, "no_interests"))
             continue
-        picks = choose_brief([candidates[i] for i in keep], vectors[keep], interest_vectors)
+        picks = choose_brief([candidates[i] for i in keep], vectors[keep], interest_vectors, background_vectors)
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))
             continue
@@ -160,6 +165,7 @@ def briefs(
         for pick in picks:
             item = _item(by_id[pick.insight_id])
             item.related = [_item(by_id[r]) for r in pick.related_insight_ids]
+            item.also_on = [_item(by_id[r]) for r in pick.also_on_insight_ids]
             items.append(item)
         rendered = BriefDocument(
             subscriber["name"] or subscriber["email"], day, subscriber["interests"], items

@@ -41,11 +41,17 @@ def _score_histogram(scores: pl.Series) -> str:
     group_name="insights",
 )
 def insights(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, headline_writer: HeadlineWriterResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    embedder: EmbedderResource,
+    headline_writer: HeadlineWriterResource,
 ) -> dg.MaterializeResult:
-    """Candidate passages of 1-3 sentences cut from the day's transcripts, keeping their timestamps, scored for
-    being an insight (a claim, finding, advice, contrarian view, number or comparison). Ad reads, sponsor
-    messages, intros/outros and filler are removed; counts of what was dropped are in the metadata.
+    """One-idea passages cut from the day's transcripts (a claim with the sentences that carry its evidence or
+    its "because", joined on discourse cues and MiniLM coherence), with the start time of their first sentence,
+    scored for being an insight (a finding, number, comparison, cause, contrarian view, central to the episode).
+    Ad reads (host-read ones too), intros/outros, questions, agenda and transition talk, filler and tangents are
+    removed; counts of what was dropped are in the metadata, the signals behind each score in `signals`.
+    Display text is cleaned of disfluencies (the `transcripts` table keeps the raw words).
     With an LLM configured, the best insights also get a one-sentence `headline`."""
     day = dt.date.fromisoformat(context.partition_key)
     segments = warehouse.query(
@@ -53,7 +59,7 @@ def insights(
     )
     rows, rejected, episodes_without = [], {}, []
     for (episode_id,), episode_segments in segments.group_by("episode_id", maintain_order=True):
-        extraction = extract_insights(episode_id, episode_segments.to_dicts())
+        extraction = extract_insights(episode_id, episode_segments.to_dicts(), embedder.encode)
         for reason, count in extraction.rejected.items():
             rejected[reason] = rejected.get(reason, 0) + count
         if not extraction.insights:
@@ -75,6 +81,8 @@ def insights(
             "mean_score": float(frame["score"].mean() or 0.0),
             "rejected_ads": rejected.get("ad", 0),
             "rejected_intro_outro": rejected.get("intro_outro", 0),
+            "rejected_questions": rejected.get("question", 0),
+            "rejected_framing": rejected.get("framing", 0),
             "rejected_filler_or_weak": rejected.get("filler", 0) + rejected.get("weak", 0),
             "headlines_written": int(frame["headline"].is_not_null().sum()),
             "score_distribution": dg.MetadataValue.md(_score_histogram(frame["score"])) if frame.height else "_none_",
@@ -182,8 +190,8 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     group_name="insights",
 )
 def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, cosine
-    similarity >= 0.6), with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against
+    """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, idea
+    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode), with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against
     the clusters of the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per
     insight) and `cluster_summaries` (one row per cluster)."""
     day = dt.date.fromisoformat(context.partition_key)
@@ -203,7 +211,7 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     previous_centroids, previous_sizes = _centroids(previous)
     vectors = _vectors(frame)
-    labels = cluster_ideas(vectors)
+    labels = cluster_ideas(vectors, frame["text"].to_list(), frame["episode_id"].to_list())
     summaries = (
         summarize_clusters(
             vectors,

@@ -1,20 +1,26 @@
 """Grouping insights by idea across episodes and shows, labelling the groups, and telling new themes from old.
 
 Granularity is one idea, not one topic: agglomerative clustering with average linkage that only merges groups
-whose mean cosine similarity is at least `SAME_IDEA_SIMILARITY`. With all-MiniLM-L6-v2, two shows stating the
-same finding in their own words score 0.74-0.88 on the demo network (0.48 when ASR garbles one side), while two
-different findings on one topic score 0.33-0.54; 0.6 sits between.
+whose mean *idea similarity* is at least `SAME_IDEA_SIMILARITY`. Idea similarity is the MiniLM cosine plus what
+paraphrases share and topic neighbours do not: the same quantity ("a third" ~ "thirty percent") and the same rare
+content words. Two passages of one episode are never one idea (an episode states a finding once; its two
+findings on one subject stay apart). Measured ranges are in QUALITY.md.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from podcast_assets.core.quantities import quantities, share_a_quantity
 
 SAME_IDEA_SIMILARITY = 0.6
+QUANTITY_BONUS = 0.12  # both passages state a like quantity
+LEXICAL_WEIGHT = 0.3  # times the Jaccard overlap of their content words
 RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
 
 
@@ -30,16 +36,54 @@ class ClusterSummary:
     centroid: np.ndarray
 
 
-def cluster_ideas(embeddings: np.ndarray, threshold: float = SAME_IDEA_SIMILARITY) -> np.ndarray:
-    """Cluster index per row of unit-norm `embeddings`."""
-    if len(embeddings) == 0:
-        return np.zeros(0, dtype=int)
-    if len(embeddings) == 1:
-        return np.zeros(1, dtype=int)
+_TOKEN = re.compile(r"[a-z][a-z-]{3,}")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of 4+ letters that are not stop words, with plural/verb endings cut (crude but stable)."""
+    words = set()
+    for token in _TOKEN.findall(text.lower()):
+        if token in ENGLISH_STOP_WORDS:
+            continue
+        words.add(re.sub(r"(ies|es|s|ing|ed)$", "", token) or token)
+    return words
+
+
+def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[str]) -> np.ndarray:
+    """Pairwise similarity of ideas: cosine + quantity bonus + lexical overlap; 0 within one episode."""
+    similarity = np.clip(embeddings @ embeddings.T, -1.0, 1.0).astype(float)
+    stated = [quantities(text) for text in texts]
+    words = [content_words(text) for text in texts]
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if episode_ids[i] == episode_ids[j]:
+                similarity[i, j] = similarity[j, i] = 0.0
+                continue
+            union = words[i] | words[j]
+            bonus = LEXICAL_WEIGHT * (len(words[i] & words[j]) / len(union) if union else 0.0)
+            if share_a_quantity(stated[i], stated[j]):
+                bonus += QUANTITY_BONUS
+            similarity[i, j] = similarity[j, i] = similarity[i, j] + bonus
+    np.fill_diagonal(similarity, 1.0)
+    return similarity
+
+
+def cluster_ideas(
+    embeddings: np.ndarray,
+    texts: list[str] | None = None,
+    episode_ids: list[str] | None = None,
+    threshold: float = SAME_IDEA_SIMILARITY,
+) -> np.ndarray:
+    """Cluster index per row of unit-norm `embeddings` (with `texts`/`episode_ids`: by idea similarity)."""
+    if len(embeddings) <= 1:
+        return np.zeros(len(embeddings), dtype=int)
+    texts = texts if texts is not None else [""] * len(embeddings)
+    episode_ids = episode_ids if episode_ids is not None else [str(i) for i in range(len(embeddings))]
+    distance = np.clip(1.0 - idea_similarity(embeddings, texts, episode_ids), 0.0, None)
     model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=1.0 - threshold
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - threshold
     )
-    return model.fit_predict(embeddings)
+    return model.fit_predict(distance)
 
 
 def ctfidf_labels(texts: list[str], labels: np.ndarray, top_n: int = 3) -> dict[int, str]:

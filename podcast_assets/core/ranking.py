@@ -1,8 +1,15 @@
-"""Choosing each subscriber's top insights and their related insights. Pure functions on arrays.
+"""Choosing each subscriber's top insights, the other mentions of the same idea, and related insights.
+Pure functions on arrays.
 
-score = 0.7 * relevance + 0.15 * quality + 0.15 * salience, where relevance is the best cosine similarity
-between the insight and any of the subscriber's interest phrases. Insights below `MIN_RELEVANCE` are never
-used, so a subscriber with few matches gets a short brief instead of padding.
+Relevance is calibrated per interest: an insight is on the subscriber's topic when its cosine to one of their
+interest phrases beats that phrase's 95th-percentile cosine to a fixed background of everyday talk
+(`core/background.py`) by `MIN_RELEVANCE_MARGIN`. Only on-topic insights are ever used, however few there are:
+a short brief beats a padded one.
+
+score = 0.7 * relevance + 0.15 * quality + 0.15 * salience, greedy with one insight per cluster (one idea) and a
+small penalty per insight already taken from the same episode. Under each pick: "also on" = the same idea said
+in other episodes (its cluster), and "related" = other on-topic ideas from other episodes, each at most once
+per brief.
 """
 
 from __future__ import annotations
@@ -11,10 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_RELEVANCE = 0.25  # all-MiniLM-L6-v2: on-topic insights score 0.3-0.55, unrelated ones below 0.2
-MIN_RELATED_SIMILARITY = 0.4
+# all-MiniLM-L6-v2 on the demo (tuning) network: on-topic insights beat the background by >= 0.10 (one
+# ASR-garbled passage aside), off-topic ones by <= 0.07. QUALITY.md has both networks.
+MIN_RELEVANCE_MARGIN = 0.1
+NULL_PERCENTILE = 95
+MIN_RELATED_SIMILARITY = 0.3
 BRIEF_SIZE = 5
 RELATED_SIZE = 3
+ALSO_ON_SIZE = 3
 SAME_EPISODE_PENALTY = 0.05  # spread the brief over episodes where relevance allows
 
 
@@ -34,73 +45,116 @@ class Pick:
     insight_id: str
     score: float
     relevance: float
+    relevance_margin: float
     cluster_id: str
     related_insight_ids: list[str]
+    also_on_insight_ids: list[str]
 
 
-def relevance(insight_vectors: np.ndarray, interest_vectors: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Relevance:
+    cosine: np.ndarray  # best cosine to any interest phrase, per insight
+    margin: np.ndarray  # best (cosine - that phrase's background percentile), per insight
+
+    @property
+    def on_topic(self) -> np.ndarray:
+        return self.margin >= MIN_RELEVANCE_MARGIN
+
+
+def relevance(insight_vectors: np.ndarray, interest_vectors: np.ndarray, background_vectors: np.ndarray) -> Relevance:
     if len(insight_vectors) == 0 or len(interest_vectors) == 0:
-        return np.zeros(len(insight_vectors))
-    return (insight_vectors @ interest_vectors.T).max(axis=1)
+        return Relevance(np.zeros(len(insight_vectors)), np.full(len(insight_vectors), -1.0))
+    cosine = insight_vectors @ interest_vectors.T
+    if len(background_vectors):
+        null = np.percentile(interest_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
+    else:
+        null = np.zeros(len(interest_vectors))
+    return Relevance(cosine.max(axis=1), (cosine - null).max(axis=1))
 
 
-def related_for(
-    index: int, candidates: list[Candidate], vectors: np.ndarray, exclude: set[int], limit: int = RELATED_SIZE
-) -> list[int]:
-    """Same cluster first, then nearest neighbours; never the insight's own episode; other shows first."""
+def also_on(index: int, candidates: list[Candidate], vectors: np.ndarray, limit: int = ALSO_ON_SIZE) -> list[int]:
+    """The same idea (same cluster) said in other episodes, other shows first, closest first."""
     own = candidates[index]
     similarity = vectors @ vectors[index]
     options = [
         j
-        for j in range(len(candidates))
-        if j != index
-        and j not in exclude
-        and candidates[j].episode_id != own.episode_id
-        and (candidates[j].cluster_id == own.cluster_id or similarity[j] >= MIN_RELATED_SIMILARITY)
+        for j, c in enumerate(candidates)
+        if j != index and c.cluster_id == own.cluster_id and c.episode_id != own.episode_id
     ]
-    options.sort(
-        key=lambda j: (candidates[j].cluster_id != own.cluster_id, candidates[j].show_id == own.show_id, -similarity[j])
-    )
+    options.sort(key=lambda j: (candidates[j].show_id == own.show_id, -similarity[j]))
+    return options[:limit]
+
+
+def related_for(
+    index: int,
+    candidates: list[Candidate],
+    vectors: np.ndarray,
+    eligible: set[int],
+    exclude: set[int],
+    limit: int = RELATED_SIZE,
+) -> list[int]:
+    """Other ideas (other clusters) from other episodes among `eligible` (on the subscriber's topic), nearest
+    first, other shows first among equals; never one in `exclude` (picks, and what the brief already shows)."""
+    own = candidates[index]
+    similarity = vectors @ vectors[index]
+    options = [
+        j
+        for j in eligible
+        if j not in exclude
+        and candidates[j].cluster_id != own.cluster_id
+        and candidates[j].episode_id != own.episode_id
+        and similarity[j] >= MIN_RELATED_SIMILARITY
+    ]
+    options.sort(key=lambda j: (-round(float(similarity[j]), 2), candidates[j].show_id == own.show_id, j))
     return options[:limit]
 
 
 def choose_brief(
-    candidates: list[Candidate], vectors: np.ndarray, interest_vectors: np.ndarray, size: int = BRIEF_SIZE
+    candidates: list[Candidate],
+    vectors: np.ndarray,
+    interest_vectors: np.ndarray,
+    background_vectors: np.ndarray | None = None,
+    size: int = BRIEF_SIZE,
 ) -> list[Pick]:
-    """Greedy top-`size`: best score first, at most one insight per cluster, a small penalty per insight already
-    taken from the same episode."""
-    relevances = relevance(vectors, interest_vectors)
-    base = {
-        i: 0.7 * relevances[i] + 0.15 * c.quality + 0.15 * c.salience
-        for i, c in enumerate(candidates)
-        if relevances[i] >= MIN_RELEVANCE
-    }
+    """Greedy top-`size` among on-topic insights: best score first, at most one per cluster, a small penalty per
+    insight already taken from the same episode; then "also on" and related insights, none shown twice."""
+    background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
+    scored = relevance(vectors, interest_vectors, background)
+    on_topic = {i for i in range(len(candidates)) if scored.on_topic[i]}
+    base = {i: 0.7 * scored.cosine[i] + 0.15 * candidates[i].quality + 0.15 * candidates[i].salience for i in on_topic}
     chosen: list[int] = []
     used_clusters: set[str] = set()
-    while base and len(chosen) < size:
-        per_episode = {}
+    while len(chosen) < size:
+        per_episode: dict[str, int] = {}
         for i in chosen:
             per_episode[candidates[i].episode_id] = per_episode.get(candidates[i].episode_id, 0) + 1
         best = max(
             (i for i in base if candidates[i].cluster_id not in used_clusters),
-            key=lambda i: (base[i] - SAME_EPISODE_PENALTY * per_episode.get(candidates[i].episode_id, 0), i),
+            key=lambda i: (base[i] - SAME_EPISODE_PENALTY * per_episode.get(candidates[i].episode_id, 0), -i),
             default=None,
         )
         if best is None:
             break
         chosen.append(best)
         used_clusters.add(candidates[best].cluster_id)
+    shown = set(chosen)
+    mentions = {i: also_on(i, candidates, vectors) for i in chosen}
+    for others in mentions.values():
+        shown.update(others)
     picks = []
     for rank, i in enumerate(chosen, start=1):
-        related = related_for(i, candidates, vectors, exclude=set(chosen))
+        related = related_for(i, candidates, vectors, on_topic, exclude=shown)
+        shown.update(related)
         picks.append(
             Pick(
                 rank,
                 candidates[i].insight_id,
                 round(float(base[i]), 4),
-                round(float(relevances[i]), 4),
+                round(float(scored.cosine[i]), 4),
+                round(float(scored.margin[i]), 4),
                 candidates[i].cluster_id,
                 [candidates[j].insight_id for j in related],
+                [candidates[j].insight_id for j in mentions[i]],
             )
         )
     return picks

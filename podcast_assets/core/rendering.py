@@ -38,7 +38,8 @@ class BriefItem:
     episode_title: str
     start_s: float
     link: str | None
-    related: list[BriefItem] = field(default_factory=list)
+    related: list[BriefItem] = field(default_factory=list)  # other ideas on the reader's topic
+    also_on: list[BriefItem] = field(default_factory=list)  # the same idea said in other episodes
 
     @property
     def at(self) -> str:

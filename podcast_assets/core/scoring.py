@@ -1,4 +1,4 @@
-"""Is a passage an insight? Deterministic, offline scoring with ad reads, intros/outros and filler removed.
+"""Is a passage an insight? Deterministic, offline scoring: ads, intros/outros, questions, framing and tangents out.
 
 Every rule is a named signal so the score can be explained (`signals` column) and tuned.
 """
@@ -8,21 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Sponsor reads. A URL-like token or a promo phrase is enough on its own.
-_AD_STRONG = re.compile(
-    r"\b(sponsor(ed|s)?|brought to you by|promo code|use code|coupon|discount|free trial|free shipping"
-    r"|percent off|% off|sign up|special offer|support for (this|the)\b.*\bcomes from|supported by)\b"
-    r"|\b[\w-]+\s?(\.|dot\s)(com|io|net|org|co|fm)\b",
-    re.IGNORECASE,
-)
-_INTRO_OUTRO = re.compile(
-    r"\b(welcome (back )?to|i'm (your host|joined)|thanks? (you )?(so much )?for (listening|coming)|subscribe"
-    r"|see you (next|tomorrow)|that's (all|it|a wrap|the signal)|that is it|bye for now|left us a review"
-    r"|let's (get|keep) (right )?(into|going)|sweet dreams|sleep well|thank you (all )?for listening"
-    r"|we will be back|special edition|before we start|back next week)\b",
-    re.IGNORECASE,
-)
-_FILLER = re.compile(r"\b(i mean|you know|kind of wild|yeah|okay|anyway|where were we|right\?)", re.IGNORECASE)
+from podcast_assets.core.discourse import ad_strength, filler_count, is_framing, is_intro_outro, is_question
+from podcast_assets.core.segmenting import split_sentences
 
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|fifty|hundred|thousand|million"
@@ -45,11 +32,16 @@ _CONTRARIAN = re.compile(
 )
 _CAUSAL = re.compile(r"\b(because|since|so that|which makes|which means|means|leads? to|linked to)\b", re.IGNORECASE)
 _GENERAL = re.compile(r"\b(often|usually|mostly|always|never|most|every|several|many)\b", re.IGNORECASE)
-_CHATTY = re.compile(r"\b(i|i'm|i've|me|my|we're|let's|us)\b|\?$", re.IGNORECASE)
+_CHATTY = re.compile(r"\b(i|i'm|i've|me|my|we're|let's|us)\b", re.IGNORECASE)
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)
 
 MIN_WORDS = 8
+MAX_WORDS = 90
 MIN_INSIGHT_SCORE = 0.3
+# Cosine of a passage to its episode's content centroid (all-MiniLM-L6-v2). Below it, the talk has left the
+# episode's subject (a tangent about the weather, a pet, a pitch).
+TANGENT_CENTRALITY = 0.2
+TANGENT_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -63,12 +55,22 @@ class Verdict:
         return self.kind == "insight"
 
 
-def score_passage(text: str) -> Verdict:
+def score_passage(
+    text: str, centrality: float | None = None, typical_centrality: float | None = None, opening: bool = False
+) -> Verdict:
+    """`centrality`: cosine of the passage to the rest of its episode's content, `typical_centrality` the episode's
+    median of it (a tangent sits far below both); `opening`: the passage lies in the first tenth of the episode,
+    where shows greet, introduce and set the agenda, so it needs real substance to count."""
     words = text.split()
-    if _AD_STRONG.search(text):
+    sentences = split_sentences(text)
+    if any(ad_strength(s) == 2 for s in sentences):
         return Verdict(0.0, "ad", ("ad",))
-    if _INTRO_OUTRO.search(text):
+    if any(is_intro_outro(s) for s in sentences):
         return Verdict(0.0, "intro_outro", ("intro_outro",))
+    if is_question(sentences[0] if sentences else text):
+        return Verdict(0.0, "question", ("question",))
+    if is_framing(sentences[0] if sentences else text):
+        return Verdict(0.0, "framing", ("framing",))
     if len(words) < MIN_WORDS:
         return Verdict(0.0, "filler", ("too_short",))
     signals = []
@@ -86,26 +88,25 @@ def score_passage(text: str) -> Verdict:
         if pattern.search(text):
             signals.append(name)
             score += weight
-    filler_hits = len(_FILLER.findall(text))
+    substance = any(name in signals for name in ("number", "finding", "causal"))
+    filler_hits = filler_count(text)
     if filler_hits:
         signals.append("filler")
-        score -= 0.2 * filler_hits
-    if _CHATTY.search(text):
+        score -= 0.2 * filler_hits / max(1, len(sentences))
+    if _CHATTY.search(text) and not substance:
         signals.append("chatty")
         score -= 0.15
-    if len(words) > 60:
+    if len(words) > MAX_WORDS:
         signals.append("long")
         score -= 0.15
+    if centrality is not None:
+        signals.append(f"centrality={centrality:.2f}")
+        typical = centrality if typical_centrality is None else typical_centrality
+        if centrality < TANGENT_CENTRALITY and centrality < typical - TANGENT_MARGIN:
+            signals.append("tangent")
+            score -= 0.3
+    if opening and not substance:
+        signals.append("opening")
+        score -= 0.2
     score = max(0.0, min(1.0, score))
     return Verdict(round(score, 3), "insight" if score >= MIN_INSIGHT_SCORE else "weak", tuple(signals))
-
-
-def ad_mask(texts: list[str]) -> list[bool]:
-    """Sentence-level ad detection with spill-over: the sentence right after a sponsor mention is part of the
-    read when it carries an ad cue too (a product pitch rarely fits one sentence)."""
-    strong = [bool(_AD_STRONG.search(text)) for text in texts]
-    mask = list(strong)
-    for index in range(1, len(texts)):
-        if strong[index - 1] and re.search(r"\b(code|offer|trial|free|visit|today|your first)\b", texts[index], re.I):
-            mask[index] = True
-    return mask

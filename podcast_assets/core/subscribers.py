@@ -30,3 +30,11 @@ def parse_interests(interests: str) -> list[str]:
 
 def subscriber_id_for(email: str) -> str:
     return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:12]
+
+
+def interest_phrases(interests: str) -> list[str]:
+    """The phrases to match against: each listed interest, and the whole text when it lists several (a sentence
+    like "how cities can make buses work better" stays one phrase)."""
+    phrases = parse_interests(interests)
+    whole = " ".join(interests.split())
+    return phrases + [whole] if len(phrases) > 1 else phrases

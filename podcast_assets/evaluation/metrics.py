@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podcast_assets.core.wer import word_error_rate
+from podcast_assets.core.wer import normalize, word_error_rate
 from podcast_assets.evaluation.network import INSIGHT, Network
 
 RECALLED_COVERAGE = 0.5  # a planted insight counts as found when one insight row covers half of it
@@ -42,13 +42,29 @@ def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> floa
     return max(0.0, min(a_end, b_end) - max(a_start, b_start))
 
 
-def label_of(turns: list[LabeledSpan], start_s: float, end_s: float) -> LabeledSpan | None:
-    """The turn a passage overlaps most (a zero-length passage: the turn containing its start)."""
+# Without word alignment, sentence times inside one ASR segment are shared out by character count, so they can
+# drift a second or two across a turn boundary; the words then say which of the nearby turns it was.
+TIME_SLACK_S = 2.5
+
+
+def label_of(
+    turns: list[LabeledSpan], start_s: float, end_s: float, text: str | None = None, scripts: list[str] | None = None
+) -> LabeledSpan | None:
+    """The turn a passage belongs to: among the turns within `TIME_SLACK_S` of it, the one holding most of its
+    words (when `text` and the turns' `scripts` are given), else the one it overlaps most."""
     end_s = max(end_s, start_s + 0.01)
-    best = max(turns, key=lambda t: (_overlap(start_s, end_s, t.start_s, t.end_s), -t.index), default=None)
-    if best is None or _overlap(start_s, end_s, best.start_s, best.end_s) <= 0:
+    near = [t for t in turns if _overlap(start_s - TIME_SLACK_S, end_s + TIME_SLACK_S, t.start_s, t.end_s) > 0]
+    if not near:
         return None
-    return best
+    if text and scripts:
+        words = set(normalize(text))
+
+        def contained(turn: LabeledSpan) -> float:
+            return len(words & set(normalize(scripts[turn.index]))) / max(len(words), 1)
+
+        return max(near, key=lambda t: (round(contained(t), 2), _overlap(start_s, end_s, t.start_s, t.end_s)))
+    best = max(near, key=lambda t: (_overlap(start_s, end_s, t.start_s, t.end_s), -t.index))
+    return best if _overlap(start_s, end_s, best.start_s, best.end_s) > 0 else None
 
 
 @dataclass
@@ -119,10 +135,13 @@ def score_day(
     turns = labeled_spans(network)
     day_slugs = {e.slug for _, e in network.episodes() if e.published_at.date() == network.day}
     report = Report(network.name)
+    scripts = {e.slug: [t.text for t in e.turns] for _, e in network.episodes()}
     label: dict[str, LabeledSpan | None] = {}
     for row in insights:
         slug = slug_of_episode.get(row["episode_id"])
-        label[row["insight_id"]] = label_of(turns.get(slug, []), row["start_s"], row["end_s"])
+        label[row["insight_id"]] = label_of(
+            turns.get(slug, []), row["start_s"], row["end_s"], row["text"], scripts.get(slug)
+        )
         report.insight_rows += 1
         report.insight_rows_on_insights += bool(label[row["insight_id"]] and label[row["insight_id"]].kind == INSIGHT)
 
@@ -193,9 +212,8 @@ def score_day(
                 report.paraphrase_pairs_both_in_a_brief += 1
                 report.details.append(f"{email}: both halves of paraphrase pair {idea} picked")
 
-    scripts = {e.slug: e.script for _, e in network.episodes()}
     for episode_id, text in transcripts.items():
         slug = slug_of_episode.get(episode_id)
         if slug in scripts and slug in day_slugs:
-            report.wer_by_episode[slug] = round(word_error_rate(scripts[slug], text), 4)
+            report.wer_by_episode[slug] = round(word_error_rate(" ".join(scripts[slug]), text), 4)
     return report

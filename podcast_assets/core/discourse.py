@@ -1,0 +1,168 @@
+"""What a spoken sentence is doing in the conversation: asking, framing, selling, greeting, or saying something.
+
+Cues are the generic ways English-speaking hosts talk, written from how podcasts work (agenda-setting, host
+transitions, host-read ads with a URL or an offer), not from any one network's phrasing. Each function answers
+for one sentence; passages and scores are built from them in `segmenting` and `scoring`.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _words(*phrases: str) -> str:
+    return "|".join(phrases)
+
+
+# --- questions -----------------------------------------------------------------------------------------------
+_INTERROGATIVE_START = re.compile(
+    r"^(so,?\s+|and,?\s+|but,?\s+|okay,?\s+|ok,?\s+|well,?\s+|now,?\s+)?("
+    + _words(
+        r"what", r"what's", r"why", r"how", r"who", r"where", r"when", r"which",
+        r"do you", r"did you", r"does it", r"does that", r"is it", r"is that", r"is there", r"are there", r"are you",
+        r"can you", r"could you", r"would you", r"will you", r"have you", r"should we", r"should i",
+        r"tell (me|us)", r"walk (me|us) through", r"talk (me|us) through", r"help (me|us) understand",
+        r"i'm curious", r"i am curious", r"i wonder", r"i want to ask", r"let me ask", r"my question",
+    )
+    + r")\b",
+    re.IGNORECASE,
+)  # fmt: skip
+
+
+def is_question(sentence: str) -> bool:
+    text = sentence.strip()
+    return text.endswith("?") or bool(_INTERROGATIVE_START.match(text))
+
+
+# --- framing: agenda, transitions, introductions of people -----------------------------------------------------
+_FRAMING = re.compile(
+    r"\b("
+    + _words(
+        r"(today|tonight|this week|this episode|in this episode|on (the|today's|this) (show|episode)|later( on)?"
+        r"|coming up|in a (bit|minute|moment)|first|next|after the break)\b[^.?!]{0,40}\b(we|we're|we are|we'll"
+        r"|we will|i|i'm|i am|i'll|i will|let's)\s+(\w+\s+){0,2}(ask|asking|talk|talking|look|looking|discuss"
+        r"|discussing|dig|digging|get|getting|explore|exploring|cover|covering|find out|hear|hearing|tackle"
+        r"|tackling|answer|answering|unpack|unpacking|figure out|go through|turn|dive|diving|focus|focusing)",
+        r"let's (talk|turn|move|get|dive|start|switch|go|look|dig|hear|begin|jump|bring|kick|pivot|shift|circle)",
+        r"(we'll|we will|i'll|i will) (get|come back|talk|hear|dig|circle back|return)",
+        r"(stick|hang) around", r"stay with us", r"after (the|this) break", r"first up", r"up next", r"next up",
+        r"(my|our) (guest|guests)\b", r"joining (me|us)", r"with (me|us) (today|now|again|as always)",
+        r"(is|are) here with (me|us)", r"thanks? (you )?(so much )?for (having|joining|coming|being)",
+        r"(the|our|today's) (big )?question (is|for today)", r"that brings (us|me) to", r"which brings (us|me) to",
+        r"speaking of which", r"moving on", r"on that note", r"before we (get|start|dive|go|wrap)",
+        r"(in|on) (the|our) (last|next|previous) episode",
+    )
+    + r")\b",
+    re.IGNORECASE,
+)  # fmt: skip
+
+_INTRO_OUTRO = re.compile(
+    r"\b("
+    + _words(
+        r"welcome (back )?(to|aboard)", r"welcome,? everyone", r"hello,? (and welcome|everyone|everybody|friends)",
+        r"(hey|hi),? (everyone|everybody|folks|friends|there)", r"good (morning|evening|afternoon),? (everyone|and)",
+        r"you're listening to", r"you are listening to", r"this is (the )?[\w\s]{0,30}(podcast|show)",
+        r"i'm your host", r"i am your host", r"(my|your) co-?host", r"as always",
+        r"thanks? (you )?(all )?(so much )?for (listening|tuning in|watching)", r"subscribe", r"leave (us )?a review",
+        r"left us a review", r"rate (us|the show)", r"see you (next|tomorrow|soon|then)", r"until next time",
+        r"bye for now", r"take care", r"that's (all|it|a wrap|our show)( for)?", r"that is (all|it) for",
+        r"we('ll| will) be back", r"back next week", r"catch you (next|later)", r"special edition", r"sleep well",
+        r"sweet dreams", r"(find|follow) us on", r"show notes",
+    )
+    + r")\b"
+    + r"|^(and )?(that's|that is|that was|this has been)\b[^.!?]{0,40}\bfor (today|tonight|this week|this episode|now)"
+    r"\s*[.!]?$",  # "That's the news for today."
+    re.IGNORECASE,
+)  # fmt: skip
+
+
+def is_framing(sentence: str) -> bool:
+    return bool(_FRAMING.search(sentence))
+
+
+def is_intro_outro(sentence: str) -> bool:
+    return bool(_INTRO_OUTRO.search(sentence))
+
+
+# --- ads, including host reads that never say "sponsor" --------------------------------------------------------
+_AD_STRONG = re.compile(
+    r"\b("
+    + _words(
+        r"sponsor(ed|s)?", r"brought to you by", r"made possible by", r"supported by", r"support (for|of) (this|the)"
+        r" (show|podcast|episode)", r"promo code", r"(use|enter|with) (the )?code", r"coupon", r"free trial",
+        r"free shipping", r"percent off", r"% off", r"(your|their) first (month|order|box|year|week|purchase)",
+        r"listeners (get|can get|save)", r"special offer", r"exclusive (offer|deal)", r"a word from",
+        r"quick (break|word)", r"(short|quick) message", r"for (just )?(a|one) dollar", r"money[- ]back",
+        r"link (is )?in the (show notes|description)",
+    )
+    + r")\b"
+    + r"|\b[\w-]+\s?(\.|dot\s)(com|io|net|org|co|fm|app|shop)\b(\s?(/|slash\s)\w+)?",
+    re.IGNORECASE,
+)  # fmt: skip
+# Alone these are ordinary speech; next to a strong cue they are the rest of the read.
+_AD_WEAK = re.compile(
+    r"\b("
+    + _words(
+        r"i('ve| have) been using", r"head (on )?over", r"go (on )?(over )?to", r"visit", r"check (it|them) out",
+        r"sign up", r"download", r"order", r"offer", r"deal", r"discount", r"free", r"today", r"try", r"app",
+        r"subscription", r"delivered", r"shipping", r"customers?", r"members?", r"plans? start", r"price",
+        r"save", r"get (yours|started|your)", r"right now", r"gift",
+    )
+    + r")\b",
+    re.IGNORECASE,
+)  # fmt: skip
+_BACK_TO_SHOW = re.compile(r"\b(back to (the|our) (show|conversation|interview)|and we're back|anyway,? back)\b", re.I)
+
+
+def ad_strength(sentence: str) -> int:
+    """2: the sentence is an ad on its own; 1: ad-like words that count only next to an ad; 0: none."""
+    if _AD_STRONG.search(sentence):
+        return 2
+    return 1 if _AD_WEAK.search(sentence) else 0
+
+
+def ad_mask(texts: list[str]) -> list[bool]:
+    """Ad reads as runs of sentences: a sentence with a strong cue, plus the neighbours that carry weaker ad words
+    (a read rarely fits one sentence, and the brand's own sentence often has no cue of its own)."""
+    strength = [ad_strength(text) for text in texts]
+    mask = [s == 2 for s in strength]
+    for index in range(len(texts)):
+        if not mask[index]:
+            continue
+        # Forward: the pitch goes on while the next sentences sound like one, up to three.
+        for step in range(index + 1, min(index + 4, len(texts))):
+            if _BACK_TO_SHOW.search(texts[step]) or strength[step] == 0:
+                break
+            mask[step] = True
+        # Backward: the lead-in ("I've been using X for months") just before the offer.
+        if index > 0 and strength[index - 1] == 1 and not is_question(texts[index - 1]):
+            mask[index - 1] = True
+    return mask
+
+
+# --- joining sentences into one idea ---------------------------------------------------------------------------
+# A sentence that leans on the one before it: a "because", a consequence, evidence, or a pronoun pointing back.
+_CONTINUATION = re.compile(
+    r"^(and|but|so|which|that|this|these|those|it|its|it's|they|their|them|there|he|she|because|since|meaning"
+    r"|that's|that is|this is|which means|the reason|for example|for instance|in fact|in other words|on average"
+    r"|in one|one study|a study|the study|the data|the research|researchers|scientists|when (they|researchers|you)"
+    r"|what (they|researchers) found|it turns out|turns out|as a result|overall|even|only|also|plus|then|instead"
+    r"|otherwise|meanwhile|compared with|compared to)\b",
+    re.IGNORECASE,
+)
+
+
+def continues_previous(sentence: str) -> bool:
+    return bool(_CONTINUATION.match(sentence.strip().lstrip("\"'“")))
+
+
+# --- filler and backchannel ------------------------------------------------------------------------------------
+_FILLER = re.compile(
+    r"\b(i mean|you know|kind of wild|yeah|yep|okay|ok|anyway|where were we|right\?|totally|exactly|wow|huh|oh"
+    r"|ha|haha|sure|uh|um|hmm|mm|wait|hold on|no way|love that|fair enough|good point|great point)\b",
+    re.IGNORECASE,
+)
+
+
+def filler_count(sentence: str) -> int:
+    return len(_FILLER.findall(sentence))
