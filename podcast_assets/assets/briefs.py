@@ -127,7 +127,8 @@ def briefs(
     """Per active subscriber: the 5 best insights of the day by relevance to their interests (embedding
     similarity, calibrated per interest against a background of everyday talk: off-topic insights are never
     picked), quality and salience; never two from one cluster, spread over episodes; each with the other
-    mentions of the same idea ("also on") and up to 3 related on-topic ideas from other episodes, none twice. Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
+    mentions of the same idea ("also on") and up to 3 related on-topic ideas from other episodes, none twice.
+    Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
     A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`)."""
     day = dt.date.fromisoformat(context.partition_key)
     day_insights = warehouse.query(_DAY_INSIGHTS_SQL, [day])

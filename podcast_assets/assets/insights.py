@@ -191,9 +191,10 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 )
 def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, idea
-    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode), with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against
-    the clusters of the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per
-    insight) and `cluster_summaries` (one row per cluster)."""
+    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode),
+    with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against the clusters of
+    the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per insight)
+    and `cluster_summaries` (one row per cluster)."""
     day = dt.date.fromisoformat(context.partition_key)
     frame = warehouse.query(
         """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding

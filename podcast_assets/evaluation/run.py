@@ -38,7 +38,8 @@ def collect(network: Network, day: dt.date) -> Report:
         warehouse.query("SELECT insight_id, cluster_id FROM insight_clusters WHERE partition_date = ?", [day]).rows()
     )
     picks = warehouse.query(
-        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids FROM briefs b JOIN subscribers s USING (subscriber_id)
+        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids
+           FROM briefs b JOIN subscribers s USING (subscriber_id) 
            WHERE b.partition_date = ? ORDER BY s.email, b.rank""",
         [day],
     ).to_dicts()
