@@ -8,7 +8,10 @@ import datetime as dt
 import email
 import email.policy
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -75,8 +78,8 @@ Route = Callable[[BaseHTTPRequestHandler], None]
 
 
 @contextmanager
-def hostile_server(routes: dict[str, Route]) -> Iterator[str]:
-    """A server on 127.0.0.1 whose routes write raw responses (compression bombs, slow drips)."""
+def hostile_server(routes: dict[str, Route], tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A server on 127.0.0.1 whose routes write raw responses (compression bombs, slow drips); https with `tls`."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -94,10 +97,12 @@ def hostile_server(routes: dict[str, Route]) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -266,6 +271,39 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
         ):
             assert response.status_code == 200 and response.read() == b"<rss/>"
     assert hosts == [f"feeds.example.test:{port}"]
+
+
+def test_tls_keeps_the_host_name_for_sni_and_certificate_checks_while_connecting_to_the_checked_ip(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=feeds.example.test"]
+        + ["-addext", "subjectAltName=DNS:feeds.example.test", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server_names: list[str | None] = []
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    server_context.sni_callback = lambda sock, name, context: server_names.append(name)
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "6")
+        handler.end_headers()
+        handler.wfile.write(b"<rss/>")
+
+    with hostile_server({"/feed.xml": answer}, server_context) as base:
+        port = base.rsplit(":", 1)[1]
+        policy = UrlPolicy.from_allow_list("127.0.0.1", resolver=_fake_dns({"feeds.example.test": ["127.0.0.1"]}))
+        client_context = ssl.create_default_context(cafile=str(cert))
+        with (
+            policy_client(policy, timeout_s=5, total_timeout_s=10, user_agent="t", ssl_context=client_context) as c,
+            open_url(c, policy, f"https://feeds.example.test:{port}/feed.xml") as response,
+        ):
+            assert response.read() == b"<rss/>"
+    assert server_names == ["feeds.example.test"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

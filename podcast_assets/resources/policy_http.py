@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 import zlib
 from collections.abc import Iterator
@@ -128,20 +129,31 @@ class _PolicyBackend(httpcore.NetworkBackend):
 class PolicyTransport(httpx.HTTPTransport):
     """httpx's own transport, with its connection pool built on the policy-checking network backend."""
 
-    def __init__(self, policy: UrlPolicy, deadline: float, total_s: float) -> None:
+    def __init__(
+        self, policy: UrlPolicy, deadline: float, total_s: float, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         # httpx 0.28's constructor takes no network backend, so the pool is built here (no proxy from the
         # environment either: the policy must see the real peer). The other methods use only `_pool`.
+        # TLS is verified against the URL's host name (sent as SNI), not the checked IP connected to.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             network_backend=_PolicyBackend(policy, deadline, total_s),
         )
 
 
-def policy_client(policy: UrlPolicy, *, timeout_s: float, total_timeout_s: float, user_agent: str) -> httpx.Client:
-    """A client for one exchange (its deadline starts now). Follows no redirects itself: use `open_url`."""
+def policy_client(
+    policy: UrlPolicy,
+    *,
+    timeout_s: float,
+    total_timeout_s: float,
+    user_agent: str,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx.Client:
+    """A client for one exchange (its deadline starts now). Follows no redirects itself: use `open_url`.
+    `ssl_context` replaces the default (certifi) verification, e.g. for a private CA."""
     deadline = time.monotonic() + total_timeout_s
     return httpx.Client(
-        transport=PolicyTransport(policy, deadline, total_timeout_s),
+        transport=PolicyTransport(policy, deadline, total_timeout_s, ssl_context),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         trust_env=False,
