@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default="tiny.en", help="transcriber model for this run (tiny.en, base, a folder)")
     evaluate.add_argument("--home", help="keep the run's warehouse in this folder (default: a temporary one)")
     evaluate.add_argument("--json", dest="json_path", help="also write the figures as JSON to this file")
+    evaluate.add_argument("--no-feed-prompt", action="store_true", help="transcribe without the feed's words as prompt")
     return parser
 
 
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             from podcast_assets.evaluation.run import main as run_evaluation
 
-            return run_evaluation(args.network, args.home, args.model, args.json_path)
+            return run_evaluation(args.network, args.home, args.model, args.json_path, not args.no_feed_prompt)
     except (RegistryError, InvalidSubscriber) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_transcript
-from podcast_assets.core.transcripts import normalize_segments, segment_time_problems
+from podcast_assets.core.transcripts import asr_prompt, normalize_segments, segment_time_problems
 from podcast_assets.execution import GPU_OP_TAGS
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.media_store import MediaStoreResource
@@ -88,7 +88,8 @@ def _transcribe_episode(
     if is_silent(audio):
         status.update(status="empty", error="silent audio: nothing to transcribe", wall_s=time.perf_counter() - started)
         return [], status
-    result = transcriber.transcribe(audio)
+    prompt = asr_prompt(episode["show_title"], episode["title"], episode.get("description"))
+    result = transcriber.transcribe(audio, prompt)
     segments = normalize_segments(result.segments, status["audio_s"])
     status.update(
         status="ok" if segments else "empty",

@@ -15,10 +15,13 @@ def _words(*phrases: str) -> str:
 
 
 # --- questions -----------------------------------------------------------------------------------------------
+_AUX = r"(is|are|was|were|do|does|did|can|could|would|should|will|has|have|had|happens|happened|made|makes|if)"
 _INTERROGATIVE_START = re.compile(
     r"^(so,?\s+|and,?\s+|but,?\s+|okay,?\s+|ok,?\s+|well,?\s+|now,?\s+)?("
     + _words(
-        r"what", r"what's", r"why", r"how", r"who", r"where", r"when", r"which",
+        # A wh-word asks only when the verb comes next ("Why do buses bunch?"), not in "When one bus runs late, ..."
+        rf"(what|why|how|who|where|when|which)('s|'re| {_AUX}\b)", r"how (much|many|long|often|come|big|fast)",
+        r"what about", r"why not",
         r"do you", r"did you", r"does it", r"does that", r"is it", r"is that", r"is there", r"are there", r"are you",
         r"can you", r"could you", r"would you", r"will you", r"have you", r"should we", r"should i",
         r"tell (me|us)", r"walk (me|us) through", r"talk (me|us) through", r"help (me|us) understand",

@@ -33,6 +33,7 @@ EPISODES_SCHEMA = {
     "error": pl.String,
     "fetched_at": pl.Datetime("us"),
     "id_note": pl.String,  # how the id was derived when the item had no guid (or no date), else null
+    "description": pl.String,  # the item's show notes as plain text
 }
 
 
@@ -94,5 +95,6 @@ def episode_row(partition_date: dt.date, feed_url: str, show_title: str | None, 
         error=day_item.problem,
         fetched_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         id_note=day_item.id_note,
+        description=item.description,
     )
     return row

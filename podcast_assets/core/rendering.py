@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import jinja2
 
+from podcast_assets.core.links import safe_link
+
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("podcast_assets", "templates"),
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -26,6 +28,7 @@ def clock(seconds: float) -> str:
 
 def deep_link(audio_url: str | None, episode_link: str | None, start_s: float) -> str | None:
     """The moment it was said: the enclosure with a media fragment (`#t=SECONDS`), else the episode page."""
+    audio_url, episode_link = safe_link(audio_url), safe_link(episode_link)  # http(s) only reaches a reader
     if audio_url:
         return f"{audio_url.split('#')[0]}#t={int(start_s)}"
     return episode_link

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import html
 import re
 import xml.sax
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import feedparser
 
 from podcast_assets.core.links import safe_link
 from podcast_assets.core.untrusted_text import ID_MAX_CHARS, URL_MAX_CHARS, one_line
+
+DESCRIPTION_MAX_CHARS = 2000
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -61,6 +64,7 @@ class FeedItem:
     audio_length: int | None
     transcripts: list[TranscriptLink] = field(default_factory=list)
     problem: str | None = None  # why this item cannot become an episode, if it cannot
+    description: str | None = None  # show notes as plain text, one line (prompts ASR with the show's terms)
 
     def best_transcript(self) -> TranscriptLink | None:
         ranked = [t for t in self.transcripts if t.type in TRANSCRIPT_TYPE_RANK]
@@ -119,6 +123,13 @@ def _enclosure(entry: feedparser.FeedParserDict) -> tuple[str | None, str | None
 
 
 _SUBSET_END = re.compile(rb"\]\s*>")
+
+
+def _plain_text(markup: str | None) -> str | None:
+    """Show notes without their markup, as one bounded line (feedparser has already sanitized the HTML)."""
+    if not markup:
+        return None
+    return one_line(html.unescape(re.sub(r"<[^>]{0,2000}>", " ", str(markup)[:40_000])), DESCRIPTION_MAX_CHARS)
 
 
 def _without_doctype(document: bytes) -> bytes:
@@ -216,6 +227,7 @@ def parse_feed(document: bytes) -> ParsedFeed:
             audio_type=audio_type,
             audio_length=audio_length,
             transcripts=transcripts.get(guid or "", []) or transcripts.get(audio_url or "", []),
+            description=_plain_text(entry.get("summary")),
         )
         if item.published_at is None:
             item.problem = "malformed item: no parseable publication date"

@@ -30,7 +30,11 @@ _CONTRARIAN = re.compile(
     r"|barely|even|still)\b",
     re.IGNORECASE,
 )
-_CAUSAL = re.compile(r"\b(because|since|so that|which makes|which means|means|leads? to|linked to)\b", re.IGNORECASE)
+_CAUSAL = re.compile(
+    r"\b(because|since|so that|which makes|which means|means|leads? to|linked to|as a result|thanks to|due to)\b"
+    r"|, so\b|\bwhen\b[^,]{3,60},",
+    re.IGNORECASE,
+)
 _GENERAL = re.compile(r"\b(often|usually|mostly|always|never|most|every|several|many)\b", re.IGNORECASE)
 _CHATTY = re.compile(r"\b(i|i'm|i've|me|my|we're|let's|us)\b", re.IGNORECASE)
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)

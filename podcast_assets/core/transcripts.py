@@ -6,6 +6,23 @@ from podcast_assets.core.transcript_formats import Segment
 
 # Publisher timings may run a little past the audio we measured; beyond this they are wrong.
 DURATION_TOLERANCE_S = 1.0
+# Whisper reads at most 224 prompt tokens (about 150 words); the start of the text matters most.
+PROMPT_MAX_WORDS = 120
+
+
+def asr_prompt(
+    show_title: str | None,
+    episode_title: str | None,
+    description: str | None = None,
+    chapter_titles: tuple[str, ...] = (),
+) -> str | None:
+    """Whisper's initial prompt from what the feed already says: names and terms spelled as the show spells them
+    ("Mamba", "kombucha", a guest's name) come out right far more often when they appear in the prompt."""
+    parts = [p.strip().rstrip(".") + "." for p in (show_title, episode_title, *chapter_titles) if p and p.strip()]
+    if description and description.strip():
+        parts.append(" ".join(description.split()))
+    words = " ".join(parts).split()
+    return " ".join(words[:PROMPT_MAX_WORDS]) or None
 
 
 def normalize_segments(segments: list[Segment], duration_s: float | None) -> list[Segment]:

@@ -53,7 +53,7 @@ def render_feed(show: NetworkShow, base_url: str, network: Network | None = None
             "audio_url": f"{base_url}/media/{e.slug}.mp3",
             "audio_length": len(media_bytes(f"{e.slug}.mp3", network)),
             "transcript_url": f"{base_url}/transcripts/{e.slug}.vtt" if e.publisher_transcript else None,
-            "summary": e.description or " ".join(t.text for t in e.turns if t.kind == "insight")[:300],
+            "summary": e.description or e.title,
         }
         for e in show.episodes
     ]

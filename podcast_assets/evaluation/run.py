@@ -53,7 +53,7 @@ def collect(network: Network, day: dt.date) -> Report:
     return score_day(network, slug_of_episode, insights, clusters, picks, transcripts)
 
 
-def run_network_day(network: Network, transcriber_model: str = "tiny.en") -> bool:
+def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
     """Serve `network`, register it in the current home folder and run its day through the daily job."""
     import dagster as dg
 
@@ -73,12 +73,14 @@ def run_network_day(network: Network, transcriber_model: str = "tiny.en") -> boo
             result = run_day(
                 network.day,
                 instance,
-                resource_config={"transcriber": {"model": transcriber_model}},
+                resource_config={"transcriber": transcriber or {}},
             )
     return result.success
 
 
-def evaluate(folder: str | Path, home: Path | None = None, transcriber_model: str = "tiny.en") -> Report:
+def evaluate(folder: str | Path, home: Path | None = None, transcriber: dict | None = None) -> Report:
+    """Run `folder`'s day in `home` (default: a temporary folder) and score it. `transcriber`: resource settings
+    for this run, e.g. {"model": "base", "feed_prompt": False}."""
     network = load_network(folder)
     with tempfile.TemporaryDirectory(prefix=f"eval-{network.name}-") as scratch:
         home = home or Path(scratch)
@@ -88,7 +90,7 @@ def evaluate(folder: str | Path, home: Path | None = None, transcriber_model: st
         allowed = os.environ.get("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "")
         os.environ["PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS"] = ",".join(filter(None, [allowed, "127.0.0.1"]))
         try:
-            if not run_network_day(network, transcriber_model):
+            if not run_network_day(network, transcriber):
                 raise RuntimeError(f"the daily run of {network.name} failed; see the log above")
             return collect(network, network.day)
         finally:
@@ -108,8 +110,8 @@ def format_report(report: Report) -> str:
     return "\n".join(lines + ["", *report.details])
 
 
-def main(folder: str, home: str | None, model: str, json_path: str | None) -> int:
-    report = evaluate(folder, Path(home) if home else None, model)
+def main(folder: str, home: str | None, model: str, json_path: str | None, feed_prompt: bool = True) -> int:
+    report = evaluate(folder, Path(home) if home else None, {"model": model, "feed_prompt": feed_prompt})
     print(format_report(report))
     if json_path:
         Path(json_path).write_text(json.dumps({**report.summary(), "details": report.details}, indent=1) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -97,6 +98,8 @@ class TranscriberResource(dg.ConfigurableResource):
     cpu_threads: int = 0
     align_model_path: str | None = None
     diarization_model_path: str | None = None
+    # Prompt whisper with the show and episode title and description (QUALITY.md has the WER with and without).
+    feed_prompt: bool = True
 
     def resolved_device(self) -> str:
         return resolve_device(self.device)
@@ -120,11 +123,19 @@ class TranscriberResource(dg.ConfigurableResource):
             self.cpu_threads or os.cpu_count() or 1,
         )
 
-    def transcribe(self, audio_16k: np.ndarray) -> Transcription:
+    def transcribe(self, audio_16k: np.ndarray, prompt: str | None = None) -> Transcription:
+        """`prompt`: words the episode is likely to use (see `core.transcripts.asr_prompt`); ignored when
+        `feed_prompt` is off."""
         pipeline = self.load()
-        result = pipeline.transcribe(
-            audio_16k, batch_size=self.batch_size, language=self.language, chunk_size=self.chunk_size_s
-        )
+        default_options = pipeline.options
+        if prompt and self.feed_prompt:
+            pipeline.options = dataclasses.replace(default_options, initial_prompt=prompt)
+        try:
+            result = pipeline.transcribe(
+                audio_16k, batch_size=self.batch_size, language=self.language, chunk_size=self.chunk_size_s
+            )
+        finally:
+            pipeline.options = default_options  # the pipeline is cached and shared by later episodes
         language = result.get("language") or self.language or "en"
         if self.align_model_path:
             result = self._align(result, audio_16k, language)
