@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 
 def _words(*phrases: str) -> str:
     return "|".join(phrases)
@@ -32,9 +34,49 @@ _INTERROGATIVE_START = re.compile(
 )  # fmt: skip
 
 
+# A request for an answer anywhere in the sentence: "..., but tell me what else goes on in the fall."
+_REQUEST = re.compile(
+    r"\b(tell (me|us)|walk (me|us) through|talk (me|us) through|talk to (me|us) about|explain to (me|us)"
+    r"|do you mean|are you saying|so you're saying|you mean)\b",
+    re.I,
+)
+
+
 def is_question(sentence: str) -> bool:
     text = sentence.strip()
-    return text.endswith("?") or bool(_INTERROGATIVE_START.match(text))
+    return text.endswith("?") or bool(_INTERROGATIVE_START.match(text) or _REQUEST.search(text))
+
+
+_TANGENT = re.compile(
+    r"\b(side note|random (question|thought|aside)|off topic|totally unrelated|unrelated,|speaking of which"
+    r"|speaking of (the )?(weather|snow|rain|food|coffee|tv)|did you (see|watch|hear|finish)|by the way"
+    r"|(about|complain about|how's|how is) the weather|before we go on)\b",
+    re.IGNORECASE,
+)
+
+
+def is_tangent(sentence: str) -> bool:
+    return bool(_TANGENT.search(sentence))
+
+
+_FIRST_OR_SECOND_PERSON = re.compile(r"\b(i|i'm|i've|i'd|me|my|you|your|you're)\b", re.IGNORECASE)
+
+
+def is_small_talk(sentence: str) -> bool:
+    """Talk about the speakers themselves ("I missed it", "you always say that"): how an aside goes on."""
+    return bool(_FIRST_OR_SECOND_PERSON.search(sentence))
+
+
+# A sentence that announces the next one: "Here's what the research shows."
+_LEAD_IN = re.compile(
+    r"^(so,?\s+|and,?\s+|look,?\s+)?(here's|here is|the thing (is|people miss)|what (we|they) found (is|was)"
+    r"|the answer is|it's this|the short answer)\b|:$",
+    re.IGNORECASE,
+)
+
+
+def announces_next(sentence: str) -> bool:
+    return bool(_LEAD_IN.search(sentence.strip())) and len(sentence.split()) <= 12
 
 
 # --- framing: agenda, transitions, introductions of people -----------------------------------------------------
@@ -52,7 +94,8 @@ _FRAMING = re.compile(
         r"(my|our) (guest|guests)\b", r"joining (me|us)", r"with (me|us) (today|now|again|as always)",
         r"(is|are) here with (me|us)", r"thanks? (you )?(so much )?for (having|joining|coming|being)",
         r"(the|our|today's) (big )?question (is|for today)", r"that brings (us|me) to", r"which brings (us|me) to",
-        r"speaking of which", r"moving on", r"on that note", r"before we (get|start|dive|go|wrap)",
+        r"moving on", r"on that note", r"(start|begin) (us )?(off )?with",
+        r"(first|big) question", r"before we (get|start|dive|go|wrap)",
         r"(in|on) (the|our) (last|next|previous) episode",
     )
     + r")\b",
@@ -109,7 +152,8 @@ _AD_WEAK = re.compile(
         r"i('ve| have) been using", r"head (on )?over", r"go (on )?(over )?to", r"visit", r"check (it|them) out",
         r"sign up", r"download", r"order", r"offer", r"deal", r"discount", r"free", r"today", r"try", r"app",
         r"subscription", r"delivered", r"shipping", r"customers?", r"members?", r"plans? start", r"price",
-        r"save", r"get (yours|started|your)", r"right now", r"gift",
+        r"save", r"get (yours|started|your)", r"right now", r"gift", r"honestly", r"i love", r"(highly )?recommend",
+        r"game changer", r"changed my", r"(ever|never) looked", r"for me",
     )
     + r")\b",
     re.IGNORECASE,
@@ -124,22 +168,52 @@ def ad_strength(sentence: str) -> int:
     return 1 if _AD_WEAK.search(sentence) else 0
 
 
+_AD_LEAD = re.compile(
+    r"\b(i('ve| have) been using|quick break|a word from|this (episode|show|podcast|hour) is|today's episode is"
+    r"|(support|thanks) (for|to) )",
+    re.IGNORECASE,
+)
+_AD_RUN_MAX = 3  # sentences before or after the sentence that sells
+
+
+def _shared_brand(a: str, b: str) -> bool:
+    """Both sentences use the same uncommon word of 5+ letters (in an ad, the brand or the product)."""
+
+    def words(text: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z][a-z-]{4,}", text.lower()) if w not in ENGLISH_STOP_WORDS}
+
+    return bool(words(a) & words(b))
+
+
 def ad_mask(texts: list[str]) -> list[bool]:
-    """Ad reads as runs of sentences: a sentence with a strong cue, plus the neighbours that carry weaker ad words
-    (a read rarely fits one sentence, and the brand's own sentence often has no cue of its own)."""
+    """Ad reads as runs of sentences around each one that sells outright (a URL, an offer): backwards to a
+    lead-in ("I've been using...", "Quick break") within three sentences, forwards while the sentences carry
+    ad words or name the same brand. Questions, framing and "back to the show" end a run."""
     strength = [ad_strength(text) for text in texts]
     mask = [s == 2 for s in strength]
-    for index in range(len(texts)):
-        if not mask[index]:
-            continue
-        # Forward: the pitch goes on while the next sentences sound like one, up to three.
-        for step in range(index + 1, min(index + 4, len(texts))):
-            if _BACK_TO_SHOW.search(texts[step]) or strength[step] == 0:
+
+    def stops(index: int) -> bool:
+        text = texts[index]
+        return bool(_BACK_TO_SHOW.search(text)) or is_question(text) or is_framing(text)
+
+    for index in [i for i, s in enumerate(strength) if s == 2]:
+        for step in range(index - 1, max(index - 1 - _AD_RUN_MAX, -1), -1):
+            if stops(step):
+                break
+            if _AD_LEAD.search(texts[step]):
+                for inside in range(step, index):
+                    mask[inside] = True
+                break
+        if index > 0 and strength[index - 1] == 1 and not stops(index - 1):
+            mask[index - 1] = True
+        # A pitch sentence between two selling sentences ("It syncs between your phone and laptop").
+        following = next((j for j in range(index + 1, min(index + 3, len(texts))) if strength[j] == 2), None)
+        for inside in range(index + 1, following or index):
+            mask[inside] = True
+        for step in range(index + 1, min(index + 1 + _AD_RUN_MAX, len(texts))):
+            if stops(step) or not (strength[step] or _shared_brand(texts[index], texts[step])):
                 break
             mask[step] = True
-        # Backward: the lead-in ("I've been using X for months") just before the offer.
-        if index > 0 and strength[index - 1] == 1 and not is_question(texts[index - 1]):
-            mask[index - 1] = True
     return mask
 
 
@@ -150,7 +224,7 @@ _CONTINUATION = re.compile(
     r"|that's|that is|this is|which means|the reason|for example|for instance|in fact|in other words|on average"
     r"|in one|one study|a study|the study|the data|the research|researchers|scientists|when (they|researchers|you)"
     r"|what (they|researchers) found|it turns out|turns out|as a result|overall|even|only|also|plus|then|instead"
-    r"|otherwise|meanwhile|compared with|compared to)\b",
+    r"|otherwise|meanwhile|compared with|compared to|not a|not one|none of)\b",
     re.IGNORECASE,
 )
 

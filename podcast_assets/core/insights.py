@@ -8,10 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.discourse import ad_mask, is_framing, is_intro_outro, is_question
+from podcast_assets.core.discourse import (
+    ad_mask,
+    is_framing,
+    is_intro_outro,
+    is_question,
+    is_small_talk,
+    is_tangent,
+)
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.scoring import score_passage
-from podcast_assets.core.segmenting import idea_groups, timed_sentences
+from podcast_assets.core.segmenting import Sentence, idea_groups, timed_sentences
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> unit-norm rows
 OPENING_SHARE = 0.1  # the first tenth of an episode is where shows greet, introduce and set the agenda
@@ -31,7 +38,8 @@ class Insight:
 @dataclass(frozen=True)
 class Extraction:
     insights: list[Insight]
-    rejected: dict[str, int]  # why the other passages were dropped: ad, intro_outro, question, framing, filler, weak
+    rejected: dict[str, int]  # why the other passages were dropped: ad, intro_outro, question, framing, tangent,
+    # filler, weak
 
 
 def insight_id_for(episode_id: str, start_s: float, text: str) -> str:
@@ -43,11 +51,45 @@ def sentence_role(text: str, is_ad: bool) -> str:
         return "ad"
     if is_intro_outro(text):
         return "intro_outro"
+    if is_tangent(text):
+        return "tangent"
     if is_question(text):
         return "question"
     if is_framing(text):
         return "framing"
     return "content"
+
+
+INTRO_SHARE = 0.25  # where an episode's opening (greetings, banter, plugs, agenda) may run to
+OUTRO_SHARE = 0.2  # where its sign-off may start from the end
+TANGENT_RUN_MAX = 3  # sentences of small talk that may follow an aside
+
+
+def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
+    """Per sentence: ad, intro_outro, question, framing, tangent or content, with the episode's shape applied.
+
+    Shows open with greetings, banter and plugs and close the opening with the agenda ("Today we're digging
+    into..."): everything before the last agenda or greeting line of the first quarter is opening. Likewise
+    everything after the first sign-off line of the last fifth is closing. Short replies after an aside
+    ("Side note, my dog...") and the small talk after it are part of the aside."""
+    roles = [sentence_role(t, ad) for t, ad in zip(texts, ad_mask(texts), strict=True)]
+    duration_s = sentences[-1].end_s or 1.0
+    opening = [i for i, s in enumerate(sentences) if s.start_s <= duration_s * INTRO_SHARE]
+    closers = [i for i in opening if roles[i] in ("framing", "intro_outro")]
+    for i in range(closers[-1] if closers else 0):
+        if roles[i] == "content":
+            roles[i] = "intro_outro"
+    sign_offs = [i for i, s in enumerate(sentences) if s.start_s >= duration_s * (1 - OUTRO_SHARE)]
+    first_sign_off = next((i for i in sign_offs if roles[i] == "intro_outro"), None)
+    for i in range(first_sign_off + 1 if first_sign_off is not None else len(roles), len(roles)):
+        if roles[i] == "content":
+            roles[i] = "intro_outro"
+    for start in [i for i, role in enumerate(roles) if role == "tangent"]:
+        for i in range(start + 1, min(start + 1 + TANGENT_RUN_MAX, len(roles))):
+            if roles[i] not in ("content", "tangent") or not is_small_talk(texts[i]):
+                break
+            roles[i] = "tangent"
+    return roles
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -62,7 +104,7 @@ def extract_insights(episode_id: str, segments: list[dict], encode: Encoder | No
     if not sentences:
         return Extraction([], {})
     texts = [s.text for s in sentences]
-    roles = [sentence_role(t, ad) for t, ad in zip(texts, ad_mask(texts), strict=True)]
+    roles = episode_roles(sentences, texts)
     vectors = encode(texts) if encode is not None else None
     content = [i for i, role in enumerate(roles) if role == "content"]
     content_sum = vectors[content].sum(axis=0) if vectors is not None and content else None

@@ -8,40 +8,56 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from podcast_assets.core.discourse import ad_strength, filler_count, is_framing, is_intro_outro, is_question
 from podcast_assets.core.segmenting import split_sentences
 
+# A quantity, not any number word: "two of us today" says nothing, "two thirds of the hives" does.
 _NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|fifty|hundred|thousand|million"
-    r"|billion|half|third|quarter|fifth|double|twice|times|percent)\b",
+    r"\d|\b(half|halved|third|thirds|quarter|quarters|fifth|tenth|double[ds]?|twice|triple[ds]?|tripled"
+    r"|percent|hundreds?|thousands?|millions?|billions?)\b"
+    r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|a few)\s+(times|in|out of"
+    r"|percent|years?|decades?|months?|weeks?|days?|hours?|minutes?|degrees?|kilometers?|miles?|meters?|dollars?)\b",
     re.IGNORECASE,
 )
 _COMPARISON = re.compile(
-    r"\b(than|more|less|fewer|cheaper|faster|slower|better|worse|higher|lower|most|least|easier|harder)\b|%",
+    r"\b(than|cheaper|faster|slower|better|worse|higher|lower|fewer|least|easier|harder|larger|smaller|bigger"
+    r"|increase[sd]?|decrease[sd]?|rose|fell|drop(s|ped)?|cut(s)?|grew|shrank)\b|%",
     re.IGNORECASE,
 )
 _FINDING = re.compile(
-    r"\b(found|finds|shows?|showed|study|studies|research(ers)?|data|trial|report(s|ed)?|evidence|measured"
-    r"|now|can|could|means|turns out|discovered)\b",
+    r"\b(found|finds|shows?|showed|shown|study|studies|research(ers)?|data|trial|survey(s|ed)?|experiment"
+    r"|analysis|report(s|ed)?|evidence|measured|turns out|discovered|scientists|according to|records?)\b",
     re.IGNORECASE,
 )
 _CONTRARIAN = re.compile(
-    r"\b(contrary|fears?|popular belief|actually|surprisingly|myth|despite|does not|doesn't|do not|don't|not"
-    r"|barely|even|still)\b",
+    r"\b(contrary to|myth|misconception|surprising(ly)?|counterintuitive|the opposite|despite|people (think|assume)"
+    r"|(most|many) people|not what|backfire|turns out)\b",
     re.IGNORECASE,
 )
+_NEGATION = re.compile(r"\b(isn't|is not|doesn't|does not|do not|don't|barely|no longer|never|only)\b", re.I)
+_CONTENT_WORD = re.compile(r"[a-z][a-z-]{4,}")
 _CAUSAL = re.compile(
     r"\b(because|since|so that|which makes|which means|means|leads? to|linked to|as a result|thanks to|due to)\b"
     r"|, so\b|\bwhen\b[^,]{3,60},",
     re.IGNORECASE,
 )
 _GENERAL = re.compile(r"\b(often|usually|mostly|always|never|most|every|several|many)\b", re.IGNORECASE)
-_CHATTY = re.compile(r"\b(i|i'm|i've|me|my|we're|let's|us)\b", re.IGNORECASE)
+_CHATTY = re.compile(r"\b(i|i'm|i've|me|my|we're|let's|us|you're|i'd)\b", re.IGNORECASE)
+# Life stories of the hosts: "my dog", "my neighbour", "my car this morning".
+_PERSONAL = re.compile(
+    r"\b(my|our) (dog|cat|kids?|son|daughter|wife|husband|partner|mom|dad|mother|father|neighbou?r|car|house"
+    r"|apartment|garden|coffee|trip|weekend|vacation|holiday|friend|brother|sister)\b",
+    re.IGNORECASE,
+)
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)
 
 MIN_WORDS = 8
 MAX_WORDS = 90
-MIN_INSIGHT_SCORE = 0.3
+MIN_INSIGHT_SCORE = 0.4
+SPECIFIC_MIN_WORDS = 6
+SPECIFIC_DENSITY = 0.3
 # Cosine of a passage to its episode's content centroid (all-MiniLM-L6-v2). Below it, the talk has left the
 # episode's subject (a tangent about the weather, a pet, a pitch).
 TANGENT_CENTRALITY = 0.2
@@ -82,16 +98,22 @@ def score_passage(
     score = 0.2 if len(words) >= 12 else 0.1
     for name, pattern, weight in (
         ("number", _NUMBER, 0.25),
-        ("comparison", _COMPARISON, 0.2),
+        ("comparison", _COMPARISON, 0.15),
         ("finding", _FINDING, 0.2),
-        ("contrarian", _CONTRARIAN, 0.15),
-        ("advice", _ADVICE, 0.1),
-        ("causal", _CAUSAL, 0.15),
+        ("contrarian", _CONTRARIAN, 0.25),
+        ("negation", _NEGATION, 0.05),
+        ("advice", _ADVICE, 0.05),
+        ("causal", _CAUSAL, 0.2),
         ("general", _GENERAL, 0.1),
     ):
         if pattern.search(text):
             signals.append(name)
             score += weight
+    # Dense with long content words = specific; chat is mostly short words ("we", "it's", "right", "that").
+    content_words = [w for w in _CONTENT_WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
+    if len(content_words) >= SPECIFIC_MIN_WORDS and len(content_words) / len(words) >= SPECIFIC_DENSITY:
+        signals.append("specific")
+        score += 0.1
     substance = any(name in signals for name in ("number", "finding", "causal"))
     filler_hits = filler_count(text)
     if filler_hits:
@@ -100,6 +122,9 @@ def score_passage(
     if _CHATTY.search(text) and not substance:
         signals.append("chatty")
         score -= 0.15
+    if _PERSONAL.search(text):
+        signals.append("personal")
+        score -= 0.3
     if len(words) > MAX_WORDS:
         signals.append("long")
         score -= 0.15

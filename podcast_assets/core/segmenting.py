@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.discourse import continues_previous
+from podcast_assets.core.discourse import announces_next, continues_previous
 
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
@@ -64,7 +64,8 @@ def idea_groups(
 
     A sentence joins the passage before it when both are `joinable` (content, not a question, ad or framing),
     the speaker did not change (when known), the passage is not full, and the sentence leans on the one before
-    (a "because", "that means", evidence, a pronoun pointing back) or is about the very same thing (embedding
+    (a "because", "that means", evidence, a pronoun pointing back), the sentence before announced it ("Here's
+    what the research shows."), or it is about the very same thing (embedding
     coherence >= JOIN_COHERENCE: MiniLM gives adjacent sentences of different ideas up to ~0.46 on the demo).
     """
     groups: list[list[int]] = []
@@ -79,6 +80,7 @@ def idea_groups(
             and (speakers is None or speakers[index] is None or speakers[index] == speakers[current[-1]])
             and (
                 continues_previous(text)
+                or announces_next(texts[current[-1]])
                 or (vectors is not None and float(vectors[index] @ vectors[current[-1]]) >= JOIN_COHERENCE)
             )
         ):
