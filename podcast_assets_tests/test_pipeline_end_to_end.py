@@ -15,6 +15,8 @@ from podcast_assets.admin import add_subscriber
 from podcast_assets.demo.network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
 from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.network import demo_network
+from podcast_assets.evaluation.run import collect
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.runner import run_day
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
@@ -69,7 +71,8 @@ def world(tmp_path_factory):
 
 def _briefs(warehouse: WarehouseResource) -> pl.DataFrame:
     return warehouse.query(
-        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids, i.text, i.episode_id, e.feed_url
+        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids, b.also_on_insight_ids, i.text, i.episode_id,
+                  e.feed_url
            FROM briefs b JOIN subscribers s USING (subscriber_id)
            JOIN insights i ON i.partition_date = b.partition_date AND i.insight_id = b.insight_id
            JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
@@ -113,7 +116,7 @@ def test_the_day_runs_and_every_asset_check_passes(world):
     assert health.height == 4
 
 
-def test_each_subscriber_gets_their_theme_with_related_insights_from_other_shows(world):
+def test_each_subscriber_gets_their_theme_with_also_on_and_related_insights(world):
     warehouse = world["warehouse"]
     briefs = _briefs(warehouse)
     insights = _insight_rows(warehouse)
@@ -123,18 +126,37 @@ def test_each_subscriber_gets_their_theme_with_related_insights_from_other_shows
         themes = [planted_theme(text) for text in mine["text"]]
         planted_count = sum(t == theme for t in themes)
         assert planted_count >= 4, (email, list(zip(themes, mine["text"], strict=True)))
-        cross_show = 0
+        same_idea_elsewhere = 0
+        shown = list(mine["insight_id"])
         for row in mine.to_dicts():
             for related_id in row["related_insight_ids"]:
                 related = insights[related_id]
                 assert related["episode_id"] != row["episode_id"]
                 assert planted_theme(related["text"]) == theme, (row["text"], related["text"])
-                cross_show += related["feed_url"] != row["feed_url"]
-        assert cross_show >= 1, email
+                # "related" is another idea; the same idea said elsewhere is "also on"
+                assert best_planted(related["text"])[2].idea != best_planted(row["text"])[2].idea
+            for other_id in row["also_on_insight_ids"]:
+                other = insights[other_id]
+                assert other["episode_id"] != row["episode_id"]
+                assert best_planted(other["text"])[2].idea == best_planted(row["text"])[2].idea
+                same_idea_elsewhere += other["feed_url"] != row["feed_url"]
+            shown += row["related_insight_ids"] + row["also_on_insight_ids"]
+        assert len(shown) == len(set(shown)), email  # nothing appears twice in one brief
+        assert same_idea_elsewhere >= 1, email
     # the same planted idea never appears twice in one brief
     for email in THEME_OF:
         ideas = [best_planted(t)[2].idea for t in briefs.filter(pl.col("email") == email)["text"]]
         assert len(ideas) == len(set(ideas)), (email, ideas)
+
+
+def test_the_evaluation_scores_the_demo_day_from_its_labels(world):
+    report = collect(demo_network(), DEMO_DAY)
+    summary = report.summary()
+    assert report.brief_picks == 15 and report.brief_precision == 1.0 and report.on_theme_rate == 1.0
+    assert summary["framing_or_ad_picks"] == 0 and summary["off_topic_picks"] == 0
+    assert report.planted_recalled >= 22 and report.paraphrase_pairs == 6 and report.paraphrase_pairs_clustered >= 4
+    assert report.paraphrase_pairs_both_in_a_brief == 0 and report.related_repeated_in_a_brief == 0
+    assert 0.0 < report.mean_wer < 0.3 and len(report.wer_by_episode) == 7  # the ASR episodes of the day
 
 
 def test_no_ad_read_reaches_any_brief(world):

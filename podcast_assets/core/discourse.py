@@ -97,8 +97,12 @@ _FRAMING = re.compile(
         r"moving on", r"on that note", r"(start|begin) (us )?(off )?with",
         r"(first|big) question", r"before we (get|start|dive|go|wrap)",
         r"(in|on) (the|our) (last|next|previous) episode",
+        r"^(today's|tonight's|this week's) (topic|fight|question|story|theme|episode|debate|guest)",
     )
-    + r")\b",
+    + r")\b"
+    # A short agenda line: "First up, dinosaurs.", "Our last fight today, coffee.", "Next one."
+    + r"|^(first up|first|then|next|next up|after that|finally|and finally|our (last|next|final) \w+( today)?"
+    r"|last but not least|one more)\b[^.!?]{0,45}[.!]?$",
     re.IGNORECASE,
 )  # fmt: skip
 
@@ -116,6 +120,7 @@ _INTRO_OUTRO = re.compile(
         r"sweet dreams", r"(find|follow) us on", r"show notes",
     )
     + r")\b"
+    + r"|^(this is|you're listening to) [^.!?,]{0,40}[.!]$"  # "This is Hard Disagree."
     + r"|^(and )?(that's|that is|that was|this has been)\b[^.!?]{0,40}\bfor (today|tonight|this week|this episode|now)"
     r"\s*[.!]?$",  # "That's the news for today."
     re.IGNORECASE,
@@ -139,7 +144,8 @@ _AD_STRONG = re.compile(
         r"free shipping", r"percent off", r"% off", r"(your|their) first (month|order|box|year|week|purchase)",
         r"listeners (get|can get|save)", r"special offer", r"exclusive (offer|deal)", r"a word from",
         r"quick (break|word)", r"(short|quick) message", r"for (just )?(a|one) dollar", r"money[- ]back",
-        r"link (is )?in the (show notes|description)",
+        r"link (is )?in the (show notes|description)", r"terms (and conditions )?apply", r"(this|today's|this week's)"
+        r" (break|episode|show) is (from|by|courtesy of|for)", r"download (it|the app) (for )?free",
     )
     + r")\b"
     + r"|\b[\w-]+\s?(\.|dot\s)(com|io|net|org|co|fm|app|shop)\b(\s?(/|slash\s)\w+)?",
@@ -169,7 +175,8 @@ def ad_strength(sentence: str) -> int:
 
 
 _AD_LEAD = re.compile(
-    r"\b(i('ve| have) been using|quick break|a word from|this (episode|show|podcast|hour) is|today's episode is"
+    r"\b(i('ve| have) been (using|wearing)|quick break|a word from|this (episode|show|podcast|hour) is"
+    r"|today's episode is|(this|today's|this week's) break is|my (whole )?family uses"
     r"|(support|thanks) (for|to) )",
     re.IGNORECASE,
 )
@@ -229,8 +236,25 @@ _CONTINUATION = re.compile(
 )
 
 
-def continues_previous(sentence: str) -> bool:
-    return bool(_CONTINUATION.match(sentence.strip().lstrip("\"'“")))
+_DEFINITE_START = re.compile(r"^(the|these|those|such|that|this)\s+((?:[a-z'-]+\s+){0,2}[a-z'-]+)", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"('s|s|es)$", "", word.lower())
+
+
+def continues_previous(sentence: str, previous: str | None = None) -> bool:
+    """A discourse cue at the start, or a definite noun phrase naming what the previous sentence was about
+    ("Towns are hiring goats to graze firebreaks." -> "The goats clear steep ground...")."""
+    text = sentence.strip().lstrip("\"'“")
+    if _CONTINUATION.match(text):
+        return True
+    definite = _DEFINITE_START.match(text)
+    if previous is None or definite is None:
+        return False
+    named = {_stem(w) for w in definite.group(2).split() if len(w) >= 4 and w.lower() not in ENGLISH_STOP_WORDS}
+    earlier = {_stem(w) for w in re.findall(r"[A-Za-z'-]{4,}", previous)}
+    return bool(named & earlier)
 
 
 # --- filler and backchannel ------------------------------------------------------------------------------------

@@ -35,8 +35,10 @@ def quantities(text: str) -> set[tuple[str, float]]:
         found.add(("share", round(_value(match.group(1)) / 100, 3)))
     for match in re.finditer(r"\b(a|one|two|three)\s+(half|third|quarter|fourth|fifth|tenth)s?\b", lowered):
         found.add(("share", round(_value(match.group(1)) * _FRACTIONS[match.group(2)], 3)))
-    for match in re.finditer(r"\bone (?:in|out of) (two|three|four|five|ten)\b", lowered):
-        found.add(("share", round(1 / _value(match.group(1)), 3)))
+    for match in re.finditer(r"\b" + _NUMBER + r" (?:in|out of) " + _NUMBER + r"\b", lowered):
+        part, whole = _value(match.group(1)), _value(match.group(2))
+        if 0 < part <= whole:
+            found.add(("share", round(part / whole, 3)))
     for match in re.finditer(r"\b" + _NUMBER + r"\s+times\b", lowered):
         found.add(("times", _value(match.group(1))))
     if re.search(r"\b(twice|double|doubles|doubled)\b", lowered):

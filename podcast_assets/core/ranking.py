@@ -23,6 +23,9 @@ import numpy as np
 MIN_RELEVANCE_MARGIN = 0.1
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
+# Two picks this close say nearly the same thing even when clustering kept them apart (one show spread the
+# idea over two passages, say): the later one is left out.
+NEAR_DUPLICATE_COSINE = 0.6
 BRIEF_SIZE = 5
 RELATED_SIZE = 3
 ALSO_ON_SIZE = 3
@@ -129,7 +132,12 @@ def choose_brief(
         for i in chosen:
             per_episode[candidates[i].episode_id] = per_episode.get(candidates[i].episode_id, 0) + 1
         best = max(
-            (i for i in base if candidates[i].cluster_id not in used_clusters),
+            (
+                i
+                for i in base
+                if candidates[i].cluster_id not in used_clusters
+                and all(float(vectors[i] @ vectors[j]) < NEAR_DUPLICATE_COSINE for j in chosen)
+            ),
             key=lambda i: (base[i] - SAME_EPISODE_PENALTY * per_episode.get(candidates[i].episode_id, 0), -i),
             default=None,
         )

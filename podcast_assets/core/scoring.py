@@ -23,7 +23,8 @@ _NUMBER = re.compile(
 )
 _COMPARISON = re.compile(
     r"\b(than|cheaper|faster|slower|better|worse|higher|lower|fewer|least|easier|harder|larger|smaller|bigger"
-    r"|increase[sd]?|decrease[sd]?|rose|fell|drop(s|ped)?|cut(s)?|grew|shrank)\b|%",
+    r"|increase[sd]?|decrease[sd]?|rose|fell|drop(s|ped)?|cut(s)?|grew|shrank|cheapest|biggest|largest|smallest"
+    r"|fastest|slowest|highest|lowest|best|worst|strongest|weakest|oldest|newest|easiest|hardest|safest)\b|%",
     re.IGNORECASE,
 )
 _FINDING = re.compile(
@@ -33,14 +34,15 @@ _FINDING = re.compile(
 )
 _CONTRARIAN = re.compile(
     r"\b(contrary to|myth|misconception|surprising(ly)?|counterintuitive|the opposite|despite|people (think|assume)"
-    r"|(most|many) people|not what|backfire|turns out)\b",
+    r"|(most|many) people|not what|backfire|turns out|but actually|(everyone|everybody|people) (says?|thinks?"
+    r"|talks? about|assumes?|believes?))\b",
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"\b(isn't|is not|doesn't|does not|do not|don't|barely|no longer|never|only)\b", re.I)
 _CONTENT_WORD = re.compile(r"[a-z][a-z-]{4,}")
 _CAUSAL = re.compile(
     r"\b(because|since|so that|which makes|which means|means|leads? to|linked to|as a result|thanks to|due to)\b"
-    r"|, so\b|\bwhen\b[^,]{3,60},",
+    r"|, so\b|\bwhen\b[^,]{3,60},|\b(it's|that's|this is|which is) (how|why)\b",
     re.IGNORECASE,
 )
 _GENERAL = re.compile(r"\b(often|usually|mostly|always|never|most|every|several|many)\b", re.IGNORECASE)
@@ -114,7 +116,7 @@ def score_passage(
     if len(content_words) >= SPECIFIC_MIN_WORDS and len(content_words) / len(words) >= SPECIFIC_DENSITY:
         signals.append("specific")
         score += 0.1
-    substance = any(name in signals for name in ("number", "finding", "causal"))
+    substance = any(name in signals for name in ("number", "finding", "causal", "contrarian"))
     filler_hits = filler_count(text)
     if filler_hits:
         signals.append("filler")

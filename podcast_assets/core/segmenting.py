@@ -79,7 +79,7 @@ def idea_groups(
             and sum(len(texts[i].split()) for i in current) + len(text.split()) <= MAX_WORDS
             and (speakers is None or speakers[index] is None or speakers[index] == speakers[current[-1]])
             and (
-                continues_previous(text)
+                continues_previous(text, texts[current[-1]])
                 or announces_next(texts[current[-1]])
                 or (vectors is not None and float(vectors[index] @ vectors[current[-1]]) >= JOIN_COHERENCE)
             )

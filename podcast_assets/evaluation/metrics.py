@@ -86,6 +86,8 @@ class Report:
     related_repeated_in_a_brief: int = 0
     briefs: dict[str, int] = field(default_factory=dict)  # email -> picks
     wer_by_episode: dict[str, float] = field(default_factory=dict)
+    asr_audio_s: float = 0.0
+    asr_wall_s: float = 0.0
     details: list[str] = field(default_factory=list)
 
     @property
@@ -119,6 +121,7 @@ class Report:
             "related_repeated_in_a_brief": self.related_repeated_in_a_brief,
             "picks_per_subscriber": dict(self.briefs),
             "mean_wer": round(self.mean_wer, 3),
+            "asr_real_time_factor": round(self.asr_audio_s / self.asr_wall_s, 1) if self.asr_wall_s else None,
         }
 
 
@@ -185,7 +188,8 @@ def score_day(
     theme_of = {s.email: s.theme for s in network.subscribers}
     by_subscriber: dict[str, list[dict]] = {}
     for pick in picks:
-        by_subscriber.setdefault(pick["email"], []).append(pick)
+        if pick["email"] in theme_of:  # subscribers the network does not label are not scored
+            by_subscriber.setdefault(pick["email"], []).append(pick)
     for email, chosen in by_subscriber.items():
         report.briefs[email] = len(chosen)
         seen_related: set[str] = set()

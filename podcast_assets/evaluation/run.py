@@ -50,7 +50,14 @@ def collect(network: Network, day: dt.date) -> Report:
             [day],
         ).rows()
     )
-    return score_day(network, slug_of_episode, insights, clusters, picks, transcripts)
+    report = score_day(network, slug_of_episode, insights, clusters, picks, transcripts)
+    asr = warehouse.query(
+        """SELECT coalesce(sum(audio_s), 0), coalesce(sum(wall_s), 0) FROM transcript_status
+           WHERE partition_date = ? AND source = 'asr' AND status = 'ok'""",
+        [day],
+    ).rows()[0]
+    report.asr_audio_s, report.asr_wall_s = float(asr[0]), float(asr[1])
+    return report
 
 
 def run_network_day(network: Network, transcriber: dict | None = None) -> bool:

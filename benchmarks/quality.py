@@ -1,0 +1,65 @@
+"""Insight quality and ASR on every labeled network: `python -m benchmarks.quality [--asr]`.
+
+Runs `podcast-brief eval` for the demo (tuning), dockside and riverbend (tuning) and harbor (held out), with the
+default transcriber, and with `--asr` also without the feed prompt and with whisper base. Prints Markdown tables
+for QUALITY.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from podcast_assets.evaluation.run import evaluate
+
+NETWORKS_DIR = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks"
+NETWORKS = [
+    ("demo", "demo", "tuned on"),
+    ("dockside", str(NETWORKS_DIR / "dockside"), "tuned on"),
+    ("riverbend", str(NETWORKS_DIR / "riverbend"), "tuned on"),
+    ("harbor", str(NETWORKS_DIR / "harbor"), "held out"),
+]
+QUALITY_COLUMNS = (
+    "brief_precision",
+    "on_theme_rate",
+    "off_topic_picks",
+    "framing_or_ad_picks",
+    "planted_recall",
+    "planted_complete",
+    "insight_rows_precision",
+    "paraphrase_pairs_clustered",
+    "paraphrase_pairs_both_in_a_brief",
+    "related_repeated_in_a_brief",
+    "brief_picks",
+)
+ASR_CONFIGS = [
+    ("tiny.en, feed prompt", {"model": "tiny.en", "feed_prompt": True}),
+    ("tiny.en, no prompt", {"model": "tiny.en", "feed_prompt": False}),
+    ("base, feed prompt", {"model": "base", "feed_prompt": True}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--asr", action="store_true", help="also compare prompts and models (3 runs per network)")
+    args = parser.parse_args()
+    networks = [n for n in NETWORKS if n[1] == "demo" or Path(n[1], "network.yaml").exists()]
+    configs = ASR_CONFIGS if args.asr else ASR_CONFIGS[:1]
+    results = {(name, label): evaluate(folder, transcriber=config).summary() for name, folder, _ in networks
+               for label, config in configs}  # fmt: skip
+    print("| network | role | " + " | ".join(QUALITY_COLUMNS) + " |")
+    print("|---" * (len(QUALITY_COLUMNS) + 2) + "|")
+    for name, _, role in networks:
+        row = results[(name, configs[0][0])]
+        print(f"| {name} | {role} | " + " | ".join(str(row[c]) for c in QUALITY_COLUMNS) + " |")
+    print("\n| network | transcriber | mean WER | real-time factor | brief precision |\n|---|---|---|---|---|")
+    for name, _, _ in networks:
+        for label, _ in configs:
+            row = results[(name, label)]
+            print(
+                f"| {name} | {label} | {row['mean_wer']} | {row['asr_real_time_factor']}x | {row['brief_precision']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

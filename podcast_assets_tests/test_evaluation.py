@@ -1,0 +1,70 @@
+"""The evaluation harness: labeled networks load and validate, labels match passages by time and words, and
+`podcast-brief eval` runs a real day (HTTP feeds, whisperx, MiniLM, DuckDB, Dagster) and scores it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podcast_assets.evaluation.metrics import LabeledSpan, label_of
+from podcast_assets.evaluation.network import NetworkError, demo_network, load_network
+
+NETWORKS = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks"
+
+
+def test_every_shipped_network_loads_with_media_and_paraphrase_pairs():
+    for network in [demo_network(), *(load_network(p) for p in sorted(NETWORKS.iterdir()) if p.is_dir())]:
+        spans = network.spans()
+        for _, episode in network.episodes():
+            assert len(spans[episode.slug]) == len(episode.turns), episode.slug
+            assert (network.media_dir / f"{episode.slug}.mp3").stat().st_size > 10_000
+        assert len(network.paraphrase_pairs()) >= 3, network.name
+        assert {s.theme for s in network.subscribers} - {None}, network.name
+
+
+def test_a_broken_network_file_says_what_is_wrong(tmp_path):
+    with pytest.raises(NetworkError, match="network.yaml not found"):
+        load_network(tmp_path)
+    (tmp_path / "network.yaml").write_text(
+        "name: x\nday: 2026-11-24\nshows:\n- slug: s\n  title: S\n  episodes:\n  - slug: e\n    title: E\n"
+        "    published_at: 2026-11-24T08:00:00Z\n    turns:\n    - {kind: insight, text: A claim.}\n"
+    )
+    with pytest.raises(NetworkError, match="needs `theme` and `idea`"):
+        load_network(tmp_path)
+
+
+def test_labels_follow_the_words_when_times_drift_across_a_turn_boundary():
+    turns = [
+        LabeledSpan("ep", 0, "question", None, None, 0.0, 5.0),
+        LabeledSpan("ep", 1, "insight", "t", "i", 5.6, 12.0),
+    ]
+    scripts = ["So what did the reserve do for the catch?", "Catch rose by a third next to the reserve."]
+    # Timed mostly inside the question's span, but its words are the insight's.
+    assert label_of(turns, 3.0, 6.0, "catch rose by a third next to the reserve", scripts).kind == "insight"
+    assert label_of(turns, 3.0, 6.0).kind == "question"  # by time alone
+    assert label_of(turns, 30.0, 31.0) is None
+
+
+def test_podcast_brief_eval_runs_a_network_day_and_reports_its_quality(tmp_path):
+    """The CLI on the dockside network (a tuning network): a real day through the daily job."""
+    out = tmp_path / "dockside.json"
+    env = {**os.environ, "PODCAST_BRIEF_HOME": str(tmp_path / "unused-home")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "podcast_assets.cli", "eval", str(NETWORKS / "dockside"), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "brief_precision" in completed.stdout
+    report = json.loads(out.read_text())
+    assert report["network"] == "dockside" and report["brief_picks"] >= 10
+    assert report["brief_precision"] >= 0.85 and report["off_topic_picks"] == 0
+    clustered, pairs = map(int, report["paraphrase_pairs_clustered"].split("/"))
+    assert pairs == 3 and clustered >= 2
+    assert 0.0 < report["mean_wer"] < 0.3 and report["asr_real_time_factor"] > 1
+    assert not (tmp_path / "unused-home").exists()  # the evaluation never touches the operator's home
