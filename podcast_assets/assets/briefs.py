@@ -157,7 +157,13 @@ def briefs(
             context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
             documents.append(_document(day, subscriber_id, "no_interests"))
             continue
-        picks = choose_brief([candidates[i] for i in keep], vectors[keep], interest_vectors, background_vectors)
+        picks = choose_brief(
+            [candidates[i] for i in keep],
+            vectors[keep],
+            interest_vectors,
+            background_vectors,
+            [rows[i]["text"] for i in keep],
+        )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))
             continue

@@ -49,6 +49,17 @@ def content_words(text: str) -> set[str]:
     return words
 
 
+def _bonus(words_a: set[str], words_b: set[str], stated_a: set, stated_b: set) -> float:
+    union = words_a | words_b
+    bonus = LEXICAL_WEIGHT * (len(words_a & words_b) / len(union) if union else 0.0)
+    return bonus + (QUANTITY_BONUS if share_a_quantity(stated_a, stated_b) else 0.0)
+
+
+def pair_idea_similarity(text_a: str, text_b: str, cosine: float) -> float:
+    """Idea similarity of two passages of different episodes, given their embedding cosine."""
+    return cosine + _bonus(content_words(text_a), content_words(text_b), quantities(text_a), quantities(text_b))
+
+
 def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[str]) -> np.ndarray:
     """Pairwise similarity of ideas: cosine + quantity bonus + lexical overlap; 0 within one episode."""
     similarity = np.clip(embeddings @ embeddings.T, -1.0, 1.0).astype(float)
@@ -59,11 +70,7 @@ def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[
             if episode_ids[i] == episode_ids[j]:
                 similarity[i, j] = similarity[j, i] = 0.0
                 continue
-            union = words[i] | words[j]
-            bonus = LEXICAL_WEIGHT * (len(words[i] & words[j]) / len(union) if union else 0.0)
-            if share_a_quantity(stated[i], stated[j]):
-                bonus += QUANTITY_BONUS
-            similarity[i, j] = similarity[j, i] = similarity[i, j] + bonus
+            similarity[i, j] = similarity[j, i] = similarity[i, j] + _bonus(words[i], words[j], stated[i], stated[j])
     np.fill_diagonal(similarity, 1.0)
     return similarity
 

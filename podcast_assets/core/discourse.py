@@ -24,6 +24,9 @@ _INTERROGATIVE_START = re.compile(
         # A wh-word asks only when the verb comes next ("Why do buses bunch?"), not in "When one bus runs late, ..."
         rf"(what|why|how|who|where|when|which)('s|'re| {_AUX}\b)", r"how (much|many|long|often|come|big|fast)",
         r"what about", r"why not",
+        # Yes/no questions open with the verb: "Are most volcanoes watched?" (ASR often drops the "?")
+        r"(are|is|do|does|did|can|could|would|will|should|have|has|was|were) (most|many|some|all|any|the|these"
+        r"|those|they|we|you|it|there|people|scientists|researchers)",
         r"do you", r"did you", r"does it", r"does that", r"is it", r"is that", r"is there", r"are there", r"are you",
         r"can you", r"could you", r"would you", r"will you", r"have you", r"should we", r"should i",
         r"tell (me|us)", r"walk (me|us) through", r"talk (me|us) through", r"help (me|us) understand",

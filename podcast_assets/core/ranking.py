@@ -18,14 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# all-MiniLM-L6-v2 on the demo (tuning) network: on-topic insights beat the background by >= 0.10 (one
-# ASR-garbled passage aside), off-topic ones by <= 0.07. QUALITY.md has both networks.
-MIN_RELEVANCE_MARGIN = 0.1
+from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, pair_idea_similarity
+
+# all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
+# most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
+MIN_RELEVANCE_MARGIN = 0.12
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
-# Two picks this close say nearly the same thing even when clustering kept them apart (one show spread the
-# idea over two passages, say): the later one is left out.
-NEAR_DUPLICATE_COSINE = 0.6
+# Two picks this close in idea similarity (clustering's measure) say the same thing even when average linkage
+# kept their clusters apart: the later one is left out.
+NEAR_DUPLICATE_SIMILARITY = SAME_IDEA_SIMILARITY
 BRIEF_SIZE = 5
 RELATED_SIZE = 3
 ALSO_ON_SIZE = 3
@@ -117,10 +119,19 @@ def choose_brief(
     vectors: np.ndarray,
     interest_vectors: np.ndarray,
     background_vectors: np.ndarray | None = None,
+    texts: list[str] | None = None,
     size: int = BRIEF_SIZE,
 ) -> list[Pick]:
-    """Greedy top-`size` among on-topic insights: best score first, at most one per cluster, a small penalty per
-    insight already taken from the same episode; then "also on" and related insights, none shown twice."""
+    """Greedy top-`size` among on-topic insights: best score first, at most one per cluster and never two that
+    say the same idea (by `texts`, when given), a small penalty per insight already taken from the same episode;
+    then "also on" and related insights, none shown twice."""
+
+    def same_idea(i: int, j: int) -> bool:
+        if texts is None or candidates[i].episode_id == candidates[j].episode_id:
+            return False
+        cosine = float(vectors[i] @ vectors[j])
+        return pair_idea_similarity(texts[i], texts[j], cosine) >= NEAR_DUPLICATE_SIMILARITY
+
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
     scored = relevance(vectors, interest_vectors, background)
     on_topic = {i for i in range(len(candidates)) if scored.on_topic[i]}
@@ -135,8 +146,7 @@ def choose_brief(
             (
                 i
                 for i in base
-                if candidates[i].cluster_id not in used_clusters
-                and all(float(vectors[i] @ vectors[j]) < NEAR_DUPLICATE_COSINE for j in chosen)
+                if candidates[i].cluster_id not in used_clusters and not any(same_idea(i, j) for j in chosen)
             ),
             key=lambda i: (base[i] - SAME_EPISODE_PENALTY * per_episode.get(candidates[i].episode_id, 0), -i),
             default=None,
