@@ -13,9 +13,10 @@ from podcast_assets.core.ranking import Candidate, choose_brief
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
+from podcast_assets.operations.deliveries import deliver_day, sent_twice
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
-from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
+from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
 
@@ -222,50 +223,18 @@ def brief_deliveries(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mailer: MailerResource
 ) -> dg.MaterializeResult:
     """One multipart (text + HTML) email per subscriber with a brief that day, over SMTP or into the outbox.
-    Idempotent: a subscriber already `sent`/`written` for the day is skipped; a `failed` send is retried by
-    the next materialization."""
+    Each is recorded `sending` (with its stable Message-ID) before the SMTP transaction and `sent` after, so a
+    crash can never cause a blind second send. Already `sent`/`written`: skipped. `failed` (certainly not
+    delivered): retried by the next materialization. Left `sending` by a run that died, or no answer after the
+    message: `unknown_after_crash` / `unknown_no_reply`, not resent (at-most-once; `podcast-brief deliveries
+    resend` sends on purpose). `rejected` (5xx): not retried."""
     day = dt.date.fromisoformat(context.partition_key)
-    pending = warehouse.query(
-        """SELECT d.subscriber_id, d.markdown, d.html, d.text, s.email, s.name, coalesce(x.attempts, 0) AS attempts,
-                  x.status AS previous_status
-           FROM brief_documents d JOIN subscribers s USING (subscriber_id)
-           LEFT JOIN brief_deliveries x ON x.partition_date = d.partition_date AND x.subscriber_id = d.subscriber_id
-           WHERE d.partition_date = ? AND d.status = 'ok' AND s.active ORDER BY s.email""",
-        [day],
-    ).to_dicts()
-    outcomes = {"sent": 0, "written": 0, "failed": 0, "already_delivered": 0}
-    for brief in pending:
-        if brief["previous_status"] in ("sent", "written"):
-            outcomes["already_delivered"] += 1
-            continue
-        message_id = f"<brief-{day.isoformat()}-{brief['subscriber_id']}@podcast-brief>"
-        outgoing = OutgoingBrief(
-            brief["email"],
-            brief["name"],
-            f"Your podcast brief for {day:%A %d %B}",
-            brief["text"],
-            brief["html"],
-            message_id,
-            brief["subscriber_id"],
-        )
-        try:
-            status, error = mailer.deliver(outgoing, day.isoformat()), None
-        except Exception as exc:  # any transport failure is recorded and retried by the next run
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
-            context.log.warning(f"delivery to {brief['email']} failed: {error}")
-        outcomes[status] += 1
-        warehouse.execute(
-            """INSERT OR REPLACE INTO brief_deliveries
-               (partition_date, subscriber_id, status, message_id, sent_at, error, attempts)
-               VALUES (?, ?, ?, ?, CASE WHEN ? = 'failed' THEN NULL ELSE now() END, ?, ?)""",
-            [day, brief["subscriber_id"], status, message_id, status, error, brief["attempts"] + 1],
-        )
-    doubles = warehouse.query(
-        """SELECT partition_date, subscriber_id FROM brief_deliveries WHERE status = 'sent'
-           GROUP BY ALL HAVING count(*) > 1"""
-    )
+    outcomes = deliver_day(warehouse, mailer, day, context.run_id, log=context.log.warning)
+    doubles = sent_twice(warehouse, day)
     deliveries = warehouse.query(
-        "SELECT subscriber_id, status, attempts, sent_at, error FROM brief_deliveries WHERE partition_date = ?", [day]
+        "SELECT subscriber_id, status, attempts, sent_at, smtp_code, error FROM brief_deliveries "
+        "WHERE partition_date = ? ORDER BY subscriber_id",
+        [day],
     )
     return dg.MaterializeResult(
         metadata={
@@ -276,7 +245,11 @@ def brief_deliveries(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="never_sent_twice", passed=doubles.is_empty(), metadata={"duplicate_sends": doubles.height}
+                check_name="never_sent_twice",
+                passed=doubles.is_empty(),
+                metadata={"subscribers_maybe_sent_twice": doubles.height},
+                description="Automatic attempts that may have reached a mailbox: at most one per subscriber "
+                "(operator resends not counted).",
             )
         ],
     )

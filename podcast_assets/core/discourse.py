@@ -148,7 +148,8 @@ _AD_STRONG = re.compile(
         r"listeners (get|can get|save)", r"special offer", r"exclusive (offer|deal)", r"a word from",
         r"quick (break|word)", r"(short|quick) message", r"for (just )?(a|one) dollar", r"money[- ]back",
         r"link (is )?in the (show notes|description)", r"terms (and conditions )?apply", r"(this|today's|this week's)"
-        r" (break|episode|show) is (from|by|courtesy of|for)", r"download (it|the app) (for )?free",
+        r" (break|episode|show) is (from|by|courtesy of|for)", r"download (it|the app),? (for )?free",
+        r"(app|play) store", r"google play",
     )
     + r")\b"
     + r"|\b[\w-]+\s?(\.|dot\s)(com|io|net|org|co|fm|app|shop)\b(\s?(/|slash\s)\w+)?",
@@ -184,6 +185,8 @@ _AD_LEAD = re.compile(
     re.IGNORECASE,
 )
 _AD_RUN_MAX = 3  # sentences before or after the sentence that sells
+_TESTIMONIAL = re.compile(r"\b(i|i'm|i've|my|me|it's the only|it is the only)\b", re.IGNORECASE)
+_EVIDENCE = re.compile(r"\d|\b(percent|study|studies|research|researchers|data|survey|scientists)\b", re.I)
 
 
 def _shared_brand(a: str, b: str) -> bool:
@@ -206,6 +209,12 @@ def ad_mask(texts: list[str]) -> list[bool]:
         text = texts[index]
         return bool(_BACK_TO_SHOW.search(text)) or is_question(text) or is_framing(text)
 
+    def pitch_like(index: int) -> bool:
+        """Could be part of a read: ad words, or the host talking about themselves ("I plan my whole day in
+        it"), and no finding of the show's own (a quantity or a study)."""
+        text = texts[index]
+        return bool(strength[index] or _TESTIMONIAL.search(text)) and not _EVIDENCE.search(text)
+
     for index in [i for i, s in enumerate(strength) if s == 2]:
         for step in range(index - 1, max(index - 1 - _AD_RUN_MAX, -1), -1):
             if stops(step):
@@ -214,6 +223,11 @@ def ad_mask(texts: list[str]) -> list[bool]:
                 for inside in range(step, index):
                     mask[inside] = True
                 break
+        # Without a lead-in, the testimonial sentences right before the offer.
+        step = index - 1
+        while step >= 0 and index - step <= _AD_RUN_MAX + 1 and not stops(step) and pitch_like(step):
+            mask[step] = True
+            step -= 1
         if index > 0 and strength[index - 1] == 1 and not stops(index - 1):
             mask[index - 1] = True
         # A pitch sentence between two selling sentences ("It syncs between your phone and laptop").
@@ -234,7 +248,8 @@ _CONTINUATION = re.compile(
     r"|that's|that is|this is|which means|the reason|for example|for instance|in fact|in other words|on average"
     r"|in one|one study|a study|the study|the data|the research|researchers|scientists|when (they|researchers|you)"
     r"|what (they|researchers) found|it turns out|turns out|as a result|overall|even|only|also|plus|then|instead"
-    r"|otherwise|meanwhile|compared with|compared to|not a|not one|none of)\b",
+    r"|otherwise|meanwhile|compared with|compared to|not a|not one|none of"
+    r"|(much|most|some|part|all|none|half) of (it|this|that|them|those))\b",
     re.IGNORECASE,
 )
 

@@ -57,7 +57,7 @@ _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|bes
 
 MIN_WORDS = 8
 MAX_WORDS = 90
-MIN_INSIGHT_SCORE = 0.4
+MIN_INSIGHT_SCORE = 0.35
 SPECIFIC_MIN_WORDS = 6
 SPECIFIC_DENSITY = 0.3
 # Cosine of a passage to its episode's content centroid (all-MiniLM-L6-v2). Below it, the talk has left the
@@ -136,6 +136,9 @@ def score_passage(
         if centrality < TANGENT_CENTRALITY and centrality < typical - TANGENT_MARGIN:
             signals.append("tangent")
             score -= 0.3
+        elif centrality >= typical:
+            signals.append("central")  # at least as much about the episode's subject as its typical passage
+            score += 0.1
     if opening and not substance:
         signals.append("opening")
         score -= 0.2
