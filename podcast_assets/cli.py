@@ -18,6 +18,8 @@ from podcast_assets.admin import (
     remove_subscriber,
 )
 from podcast_assets.core.subscribers import InvalidSubscriber
+from podcast_assets.operations.day_lock import DayLocked
+from podcast_assets.operations.interrupts import RunInterrupted
 from podcast_assets.resources.warehouse import WarehouseResource
 
 
@@ -52,6 +54,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--date", type=_date)
     run.add_argument("--from", dest="from_date", type=_date)
     run.add_argument("--to", dest="to_date", type=_date)
+    run.add_argument(
+        "--no-wait", action="store_true", help="refuse (exit 3) instead of waiting when the day is already being run"
+    )
+
+    deliveries = commands.add_parser("deliveries", help="what was emailed, and explicit resends").add_subparsers(
+        dest="action", required=True
+    )
+    deliveries.add_parser("list", help="the day's delivery records").add_argument("--date", type=_date, required=True)
+    resend = deliveries.add_parser(
+        "resend",
+        help="send a day's briefs again on purpose: one subscriber (--email, whatever its status) or every brief "
+        "not known delivered (unknown_after_crash, unknown_no_reply, failed, rejected)",
+    )
+    resend.add_argument("--date", type=_date, required=True)
+    resend.add_argument("--email")
+
+    runs = commands.add_parser("runs", help="Dagster runs of this instance").add_subparsers(
+        dest="action", required=True
+    )
+    runs.add_parser("clear-dead", help="mark runs whose process is gone failed and free their pool slots")
+    fail = runs.add_parser("fail", help="mark one run failed and free its pool slots (e.g. a run on a lost machine)")
+    fail.add_argument("run_id")
 
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on this instance")
     ui.add_argument("--host", default="127.0.0.1")
@@ -133,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
             last = args.date or args.to_date or first
             if first is None:
                 raise RegistryError("run needs --date YYYY-MM-DD or --from D1 --to D2")
-            return 0 if run_days(first, last) else 1
+            return 0 if run_days(first, last, wait=not args.no_wait) else 1
+        elif args.command == "deliveries":
+            return _deliveries(args, warehouse)
+        elif args.command == "runs":
+            return _runs(args)
         elif args.command == "ui":
             return _start_ui(args.host, args.port)
         elif args.command == "demo":
@@ -147,6 +175,71 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, InvalidSubscriber) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except DayLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except RunInterrupted as interrupted:
+        print(f"{interrupted}: the run was canceled and its pool slots freed", file=sys.stderr)
+        return interrupted.exit_code
+    return 0
+
+
+def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource) -> int:
+    from podcast_assets.operations.deliveries import day_deliveries, resend
+
+    if args.action == "list":
+        _print_frame(day_deliveries(warehouse, args.date))
+        return 0
+    from podcast_assets.operations.day_lock import day_lock
+    from podcast_assets.resources.mailer import MailerResource
+    from podcast_assets.runner import wait_for_day
+    from podcast_assets.settings import ensure_dagster_home
+
+    ensure_dagster_home()
+    # Never beside a run of the same day: its `sending` rows would be live, not leftovers.
+    with day_lock(args.date, wait=False, purpose="resend"), _instance() as instance:
+        wait_for_day(instance, args.date, wait=False)
+        sent = resend(warehouse, MailerResource(), args.date, args.email)
+    if not sent:
+        who = args.email or "any subscriber"
+        print(f"nothing to resend for {who} on {args.date.isoformat()}", file=sys.stderr)
+        return 1
+    for email, outcome in sent:
+        print(f"{email}\t{outcome.status}" + (f"\t{outcome.error}" if outcome.error else ""))
+    return 0 if all(outcome.delivered for _, outcome in sent) else 1
+
+
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from podcast_assets.operations.dead_runs import clear_dead_runs, clear_run
+    from podcast_assets.settings import ensure_dagster_home
+
+    ensure_dagster_home()
+    with _instance() as instance:
+        if args.action == "clear-dead":
+            cleared = clear_dead_runs(instance)
+            for item in cleared:
+                print(f"cleared {item.describe()}")
+            if not cleared:
+                print("no dead runs")
+            return 0
+        run = instance.get_run_by_id(args.run_id)
+        if run is None:
+            print(f"no run {args.run_id}", file=sys.stderr)
+            return 1
+        if run.is_finished:
+            from podcast_assets.operations.dead_runs import free_run_slots
+
+            free_run_slots(instance, run.run_id)
+            print(f"run {run.run_id} had already ended ({run.status.value}); its pool slots are free")
+            return 0
+        cleared_run = clear_run(instance, run, None, "marked failed by an operator (podcast-brief runs fail)")
+        print(f"cleared {cleared_run.describe()}")
     return 0
 
 

@@ -11,10 +11,16 @@ from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.deployment import deployment_name, executor_for, resources_for
 from podcast_assets.execution import with_operations_policies
 from podcast_assets.jobs import daily_brief_job, daily_brief_schedule
+from podcast_assets.operations import pool_waits
+from podcast_assets.operations.dead_runs import dead_run_sweeper
 from podcast_assets.sensors import new_feed_episodes_job, new_feed_sensor, run_failure_recorder
 
 # local (default), production, celery or kubernetes: see podcast_assets/deployment.py and deploy/README.md.
 DEPLOYMENT = deployment_name()
+
+# Every process that loads the code location (run workers, the CLI) waits for pool slots without spinning a core
+# and logs who holds them (a fix for dagster 1.13's wait loop; see operations/pool_waits.py).
+pool_waits.install()
 
 # SQL models from dbt_like_sql/ (or $PODCAST_BRIEF_SQL_DIR) join the same lineage graph. Only their assets are
 # kept at module scope: `dagster -m` refuses a module with two Definitions objects.
@@ -38,7 +44,7 @@ defs = dg.Definitions(
     ),
     jobs=[daily_brief_job, new_feed_episodes_job],
     schedules=[daily_brief_schedule],
-    sensors=[new_feed_sensor, run_failure_recorder],
+    sensors=[new_feed_sensor, run_failure_recorder, dead_run_sweeper],
     resources=resources_for(DEPLOYMENT),
     executor=executor_for(DEPLOYMENT),
 )

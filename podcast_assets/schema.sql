@@ -128,7 +128,10 @@ CREATE TABLE IF NOT EXISTS brief_documents (
     path VARCHAR
 );
 
--- Not delete-then-insert: a delivered row is never rewritten, so a re-run never sends twice.
+-- Not delete-then-insert: a delivered row is never rewritten, so a re-run never sends twice. Status (see
+-- podcast_assets/operations/deliveries.py): sending (written before the SMTP transaction), sent, written (outbox),
+-- failed (not delivered, retried by the next run), rejected (5xx, not retried), unknown_after_crash (the run died
+-- during the transaction) and unknown_no_reply (no answer after the message): not resent unless asked.
 CREATE TABLE IF NOT EXISTS brief_deliveries (
     partition_date DATE NOT NULL,
     subscriber_id VARCHAR NOT NULL,
@@ -138,6 +141,23 @@ CREATE TABLE IF NOT EXISTS brief_deliveries (
     error VARCHAR,
     attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (partition_date, subscriber_id)
+);
+
+-- One row per SMTP/outbox attempt of a brief: `triggered_by` is `run` (brief_deliveries) or `resend` (an operator's
+-- `podcast-brief deliveries resend`). The never_sent_twice check counts the run attempts that may have delivered.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    partition_date DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    message_id VARCHAR NOT NULL,
+    triggered_by VARCHAR NOT NULL,
+    run_id VARCHAR,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    outcome VARCHAR NOT NULL,
+    smtp_code INTEGER,
+    error VARCHAR,
+    PRIMARY KEY (partition_date, subscriber_id, attempt)
 );
 
 -- One row per failed run, written by the run-failure sensor (podcast_assets/sensors.py).
@@ -176,3 +196,4 @@ ALTER TABLE episodes ADD COLUMN IF NOT EXISTS id_note VARCHAR;
 ALTER TABLE briefs ADD COLUMN IF NOT EXISTS relevance_margin DOUBLE;
 ALTER TABLE briefs ADD COLUMN IF NOT EXISTS also_on_insight_ids VARCHAR[];
 ALTER TABLE episodes ADD COLUMN IF NOT EXISTS description VARCHAR;
+ALTER TABLE brief_deliveries ADD COLUMN IF NOT EXISTS smtp_code INTEGER;

@@ -85,7 +85,7 @@ def test_definitions_carry_the_operations_policies():
         assert json.loads(tags["dagster-k8s/config"])["container_config"]["resources"]["limits"]["nvidia.com/gpu"]
     hooks = {hook.name for hook in defs.resolve_assets_def("episodes").hook_defs}
     assert {"record_cost_on_success", "record_cost_on_failure"} <= hooks
-    assert {s.name for s in defs.sensors} == {"new_feed_sensor", "run_failure_recorder"}
+    assert {s.name for s in defs.sensors} == {"new_feed_sensor", "run_failure_recorder", "dead_run_sweeper"}
 
 
 def test_new_feed_requests_follow_the_cursor():
