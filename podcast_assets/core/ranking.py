@@ -6,7 +6,8 @@ interest phrases beats that phrase's 95th-percentile cosine to a fixed backgroun
 (`core/background.py`) by `MIN_RELEVANCE_MARGIN`. Only on-topic insights are ever used, however few there are:
 a short brief beats a padded one.
 
-score = 0.7 * relevance + 0.15 * quality + 0.15 * salience, greedy with one insight per cluster (one idea) and a
+score = 0.55 * relevance + 0.3 * quality + 0.15 * salience among passages of quality >= 0.45, greedy with one
+insight per cluster (one idea) and a
 small penalty per insight already taken from the same episode. Under each pick: "also on" = the same idea said
 in other episodes (its cluster), and "related" = other on-topic ideas from other episodes, each at most once
 per brief.
@@ -31,7 +32,10 @@ NEAR_DUPLICATE_SIMILARITY = SAME_IDEA_SIMILARITY
 BRIEF_SIZE = 5
 RELATED_SIZE = 3
 ALSO_ON_SIZE = 3
-SAME_EPISODE_PENALTY = 0.05  # spread the brief over episodes where relevance allows
+SAME_EPISODE_PENALTY = 0.05
+RELEVANCE_WEIGHT, QUALITY_WEIGHT, SALIENCE_WEIGHT = 0.55, 0.3, 0.15
+# The `insights` table keeps passages from 0.35 (search, related insights); a headline pick needs more.
+MIN_PICK_QUALITY = 0.45  # spread the brief over episodes where relevance allows
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,13 @@ def choose_brief(
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
     scored = relevance(vectors, interest_vectors, background)
     on_topic = {i for i in range(len(candidates)) if scored.on_topic[i]}
-    base = {i: 0.7 * scored.cosine[i] + 0.15 * candidates[i].quality + 0.15 * candidates[i].salience for i in on_topic}
+    base = {
+        i: RELEVANCE_WEIGHT * scored.cosine[i]
+        + QUALITY_WEIGHT * candidates[i].quality
+        + SALIENCE_WEIGHT * candidates[i].salience
+        for i in on_topic
+        if candidates[i].quality >= MIN_PICK_QUALITY
+    }
     chosen: list[int] = []
     used_clusters: set[str] = set()
     while len(chosen) < size:
