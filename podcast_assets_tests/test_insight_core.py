@@ -32,10 +32,16 @@ def test_scoring_keeps_claims_and_drops_ads_intros_questions_framing_and_filler(
     # Host-read ads without the word "sponsor".
     assert score_passage("This episode is made possible by Pantry Box, fresh groceries at your door.").kind == "ad"
     assert score_passage("Listeners get their first month for a dollar at driftwood dot com slash harbor.").kind == "ad"
+    assert score_passage("Our friends at Night Owl Dumplings keep this show going, open until four.").kind == "ad"
+    # "percent off" is an offer only when it is off something you buy
+    assert score_passage(
+        "A red lane for buses shaves roughly twenty percent off the ride, since buses skip traffic."
+    ).is_insight
     assert score_passage("Welcome back to the Grid Report, I'm your host Sam.").kind == "intro_outro"
     assert score_passage("That's the signal for today.").kind == "intro_outro"
     assert score_passage("So what did the fishermen actually see when the reserve opened?").kind == "question"
     assert score_passage("Tell me about the trial you ran with the bakers in Belgium.").kind == "question"
+    assert score_passage("Do fishing boats actually lose out when part of the coast gets closed.").kind == "question"
     assert score_passage("Today we're asking whether marine reserves actually pay off for fishermen.").kind == "framing"
     assert score_passage("Later in the show we'll get into why buses bunch up on busy routes.").kind == "framing"
     assert score_passage("Yeah, right.").kind == "filler"

@@ -25,7 +25,8 @@ _INTERROGATIVE_START = re.compile(
         rf"(what|why|how|who|where|when|which)('s|'re| {_AUX}\b)", r"how (much|many|long|often|come|big|fast)",
         r"what about", r"why not",
         # Yes/no questions open with the verb: "Are most volcanoes watched?" (ASR often drops the "?")
-        r"(are|is|do|does|did|can|could|would|will|should|have|has|was|were) (most|many|some|all|any|the|these"
+        r"(do|does|did) \w+",
+        r"(are|is|can|could|would|will|should|have|has|was|were) (a|an|most|many|some|all|any|the|these|this|that"
         r"|those|they|we|you|it|there|people|scientists|researchers)",
         r"do you", r"did you", r"does it", r"does that", r"is it", r"is that", r"is there", r"are there", r"are you",
         r"can you", r"could you", r"would you", r"will you", r"have you", r"should we", r"should i",
@@ -40,7 +41,8 @@ _INTERROGATIVE_START = re.compile(
 # A request for an answer anywhere in the sentence: "..., but tell me what else goes on in the fall."
 _REQUEST = re.compile(
     r"\b(tell (me|us)|walk (me|us) through|talk (me|us) through|talk to (me|us) about|explain to (me|us)"
-    r"|do you mean|are you saying|so you're saying|you mean)\b",
+    r"|do you mean|are you saying|so you're saying|you mean|(is|are) there (any|anything|anyone|a way)"
+    r"|is it (possible|true|worth|really))\b",
     re.I,
 )
 
@@ -144,12 +146,14 @@ _AD_STRONG = re.compile(
     + _words(
         r"sponsor(ed|s)?", r"brought to you by", r"made possible by", r"supported by", r"support (for|of) (this|the)"
         r" (show|podcast|episode)", r"promo code", r"(use|enter|with) (the )?code", r"coupon", r"free trial",
-        r"free shipping", r"percent off", r"% off", r"(your|their) first (month|order|box|year|week|purchase)",
+        r"free shipping", r"(percent|%) off (your|all|every|the first|first|orders?|when|with|at|today|for)",
+        r"(your|their) first (month|order|box|year|week|purchase)",
         r"listeners (get|can get|save)", r"special offer", r"exclusive (offer|deal)", r"a word from",
         r"quick (break|word)", r"(short|quick) message", r"for (just )?(a|one) dollar", r"money[- ]back",
         r"link (is )?in the (show notes|description)", r"terms (and conditions )?apply", r"(this|today's|this week's)"
         r" (break|episode|show) is (from|by|courtesy of|for)", r"download (it|the app),? (for )?free",
-        r"(app|play) store", r"google play",
+        r"(app|play) store", r"google play", r"(our|my) friends (at|over at)", r"keeps? (this|the) (show|lights)"
+        r" (going|on|running|free)", r"tell them [^.!?]{0,40} sent you", r"mention (this|the|our) (show|podcast)",
     )
     + r")\b"
     + r"|\b[\w-]+\s?(\.|dot\s)(com|io|net|org|co|fm|app|shop)\b(\s?(/|slash\s)\w+)?",

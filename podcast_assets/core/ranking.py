@@ -7,10 +7,9 @@ interest phrases beats that phrase's 95th-percentile cosine to a fixed backgroun
 a short brief beats a padded one.
 
 score = 0.55 * relevance + 0.3 * quality + 0.15 * salience among passages of quality >= 0.45, greedy with one
-insight per cluster (one idea) and a
-small penalty per insight already taken from the same episode. Under each pick: "also on" = the same idea said
-in other episodes (its cluster), and "related" = other on-topic ideas from other episodes, each at most once
-per brief.
+insight per cluster (one idea) and a small penalty per insight already taken from the same episode. Under each
+pick: "also on" = the same idea said in other episodes (its cluster), and "related" = other on-topic ideas from
+other episodes, each at most once per brief.
 """
 
 from __future__ import annotations
