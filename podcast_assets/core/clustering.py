@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
@@ -61,16 +62,29 @@ def pair_idea_similarity(text_a: str, text_b: str, cosine: float) -> float:
 
 
 def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[str]) -> np.ndarray:
-    """Pairwise similarity of ideas: cosine + quantity bonus + lexical overlap; 0 within one episode."""
+    """Pairwise similarity of ideas: cosine + quantity bonus + lexical overlap; 0 within one episode.
+    Vectorised: content-word overlap is a sparse product; quantities are compared only among passages that
+    state one."""
     similarity = np.clip(embeddings @ embeddings.T, -1.0, 1.0).astype(float)
-    stated = [quantities(text) for text in texts]
     words = [content_words(text) for text in texts]
-    for i in range(len(texts)):
-        for j in range(i + 1, len(texts)):
-            if episode_ids[i] == episode_ids[j]:
-                similarity[i, j] = similarity[j, i] = 0.0
-                continue
-            similarity[i, j] = similarity[j, i] = similarity[i, j] + _bonus(words[i], words[j], stated[i], stated[j])
+    vocabulary = {word: index for index, word in enumerate(sorted(set().union(*words)))} if words else {}
+    if vocabulary:
+        rows = [i for i, ws in enumerate(words) for _ in ws]
+        cols = [vocabulary[w] for ws in words for w in ws]
+        presence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocabulary)))
+        shared = (presence @ presence.T).toarray()
+        sizes = np.asarray(presence.sum(axis=1)).ravel()
+        union = sizes[:, None] + sizes[None, :] - shared
+        similarity += LEXICAL_WEIGHT * np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+    stated = {i: q for i, q in enumerate(quantities(text) for text in texts) if q}
+    numbered = sorted(stated)
+    for position, i in enumerate(numbered):
+        for j in numbered[position + 1 :]:
+            if share_a_quantity(stated[i], stated[j]):
+                similarity[i, j] += QUANTITY_BONUS
+                similarity[j, i] += QUANTITY_BONUS
+    episodes = np.asarray(episode_ids)
+    similarity[episodes[:, None] == episodes[None, :]] = 0.0
     np.fill_diagonal(similarity, 1.0)
     return similarity
 
