@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 3
     except RunInterrupted as interrupted:
-        print(f"{interrupted}: the run was canceled and its pool slots freed", file=sys.stderr)
+        print(str(interrupted), file=sys.stderr)
         return interrupted.exit_code
     return 0
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from podcast_assets.jobs import DAILY_JOB_NAME
 from podcast_assets.operations.day_lock import day_lock
-from podcast_assets.operations.dead_runs import active_runs_of_day, clear_dead_runs, free_run_slots
+from podcast_assets.operations.dead_runs import active_runs_of_day, clear_dead_runs, free_run_slots, run_started_at
 from podcast_assets.operations.interrupts import (
     RunInterrupted,
     cancel_on_signal,
@@ -23,14 +23,15 @@ from podcast_assets.operations.interrupts import (
     signal_seen,
     signals_stop_the_command,
 )
-from podcast_assets.operations.run_processes import this_process_tags
+from podcast_assets.operations.run_processes import run_process, this_process_tags
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import ensure_dagster_home
 from podcast_assets.summary import day_summary
 
 # The terminal gets step progress and warnings; every DEBUG event is still in the run's log in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-LAUNCHED_BY_CLI = {"podcast_brief/launched_by": "cli"}
+LAUNCHED_BY_TAG = "podcast_brief/launched_by"
+LAUNCHED_BY_CLI = {LAUNCHED_BY_TAG: "cli"}
 DAY_WAIT_NOTICE_S = 60.0
 
 
@@ -60,10 +61,10 @@ def run_day(
             )
     except KeyboardInterrupt:  # a signal outside Dagster's own handling (setting up, tearing down)
         _finish_canceled(instance, run_id)
-        raise RunInterrupted(last_signal()) from None
+        raise RunInterrupted(last_signal(), run_id if instance.has_run(run_id) else None) from None
     if signal_seen():
         _finish_canceled(instance, run_id)
-        raise RunInterrupted(last_signal())
+        raise RunInterrupted(last_signal(), run_id)
     return result
 
 
@@ -101,13 +102,24 @@ def wait_for_day(instance: dg.DagsterInstance, day: dt.date, wait: bool = True) 
         active = active_runs_of_day(instance, DAILY_JOB_NAME, day.isoformat())
         if not active:
             return
-        names = ", ".join(f"{run.run_id} ({run.status.value})" for run in active)
+        names = "; ".join(_describe_run(instance, run) for run in active)
         if not wait:
             raise DayLocked(f"{day.isoformat()} already has a run in progress: {names}")
         if time.monotonic() - noticed >= DAY_WAIT_NOTICE_S:
-            print(f"waiting: {day.isoformat()} already has a run in progress: {names}")
+            print(
+                f"waiting: {day.isoformat()} already has a run in progress: {names}. If its process is gone "
+                "(e.g. a run from before pid tags, or on a lost machine): podcast-brief runs fail RUN_ID"
+            )
             noticed = time.monotonic()
         time.sleep(2.0)
+
+
+def _describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    started = run_started_at(instance, run.run_id)
+    since = f" since {started:%Y-%m-%d %H:%M:%S} UTC" if started else ""
+    process = run_process(instance, run)
+    who = f", {process.describe()}" if process else f", launched by {run.tags.get(LAUNCHED_BY_TAG, 'the daemon/UI')}"
+    return f"{run.run_id} ({run.status.value}{since}{who})"
 
 
 def run_days(first: dt.date, last: dt.date, wait: bool = True) -> bool:

@@ -19,6 +19,11 @@ _COUNTS = {
         "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? AND status IN ('sent', 'written')"
     ),
     "deliveries failed": "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? AND status = 'failed'",
+    # Not resent automatically (at-most-once): `podcast-brief deliveries resend --date D` sends them on purpose.
+    "deliveries held": (
+        "SELECT count(*) FROM brief_deliveries WHERE partition_date = ? "
+        "AND status IN ('unknown_after_crash', 'unknown_no_reply', 'rejected')"
+    ),
 }
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.atomic_files import atomic_write_bytes
 from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
 from podcast_assets.core.episodes import EPISODES_SCHEMA, day_items, episode_row
 from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
@@ -35,8 +36,8 @@ def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dic
     else:
         body = response.body
         cache_path = home_dir() / "feeds" / (hashlib.sha256(feed["feed_url"].encode()).hexdigest()[:16] + ".xml")
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_bytes(body)
+        # Atomic: the row below keeps the ETag, and a later 304 re-reads this file, so it must never be half written.
+        atomic_write_bytes(cache_path, body)
     parsed = parse_feed(body)
     # A feed that parsed with a problem (broken or unsafe XML) keeps its salvaged items and records the problem.
     warehouse.execute(

@@ -28,10 +28,12 @@ _last_signal: list[int] = []
 class RunInterrupted(KeyboardInterrupt):
     """`podcast-brief run` was asked to stop (SIGINT or SIGTERM)."""
 
-    def __init__(self, signum: int | None) -> None:
+    def __init__(self, signum: int | None, run_id: str | None = None) -> None:
         self.signum = signum
+        self.run_id = run_id
         name = signal.Signals(signum).name if signum else "an interrupt"
-        super().__init__(f"stopped by {name}")
+        what = f"run {run_id} canceled, its pool slots freed" if run_id else "no run was in progress"
+        super().__init__(f"stopped by {name}: {what}")
 
     @property
     def exit_code(self) -> int:

@@ -76,12 +76,21 @@ class ParquetLake:
 
     def write_partition(self, table: str, day: dt.date, frame: pl.DataFrame) -> None:
         """Replace the day's file atomically (write aside, then move). An empty frame still writes its schema."""
-        self.fs.makedirs(self.table_dir(table), exist_ok=True)
-        final = self.partition_path(table, day)
-        staging = f"{self.table_dir(table)}/.{uuid.uuid4().hex}.tmp"
-        with self.fs.open(staging, "wb") as handle:
-            frame.write_parquet(handle)
-        self.fs.mv(staging, final)
+        self._write_file(self.partition_path(table, day), frame)
+
+    def _write_file(self, final: str, frame: pl.DataFrame) -> None:
+        """Write aside (a name the views' `*.parquet` glob never matches), then move into place: readers see the
+        old file or the new one, never a half-written one, and a process killed mid-write leaves only the aside."""
+        folder = final.rsplit("/", 1)[0]
+        self.fs.makedirs(folder, exist_ok=True)
+        staging = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open(staging, "wb") as handle:
+                frame.write_parquet(handle)
+            self.fs.mv(staging, final)
+        finally:
+            if self.fs.exists(staging):
+                self.fs.rm(staging)
 
     def attach(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Give DuckDB the filesystem, seed empty tables from their shapes, and create missing views."""
@@ -104,9 +113,7 @@ class ParquetLake:
                 if table not in shapes:
                     continue  # created by its asset on first write (e.g. embeddings, whose width is the model's)
                 shape = connection.execute(f'SELECT * FROM {SHAPE_SCHEMA}."{table}" LIMIT 0').pl()
-                self.fs.makedirs(self.table_dir(table), exist_ok=True)
-                with self.fs.open(f"{self.table_dir(table)}/{_SEED_FILE}", "wb") as handle:
-                    shape.write_parquet(handle)
+                self._write_file(f"{self.table_dir(table)}/{_SEED_FILE}", shape)
             pattern = self._duckdb_path(f"{self.table_dir(table)}/*.parquet")
             view = exp.to_identifier(table, quoted=True).sql("duckdb")
             connection.execute(

