@@ -1,6 +1,6 @@
 """Insight quality and ASR on every labeled network: `python -m benchmarks.quality [--asr]`.
 
-Runs `podcast-brief eval` for the demo (tuning), dockside and riverbend (tuning) and harbor (held out), with the
+Runs `podcast-brief eval` for the demo, dockside, riverbend and harbor (tuning) and lakeshore (held out), with the
 default transcriber, and with `--asr` also without the feed prompt and with whisper base. Prints Markdown tables
 for QUALITY.md.
 """
@@ -17,10 +17,12 @@ NETWORKS = [
     ("demo", "demo", "tuned on"),
     ("dockside", str(NETWORKS_DIR / "dockside"), "tuned on"),
     ("riverbend", str(NETWORKS_DIR / "riverbend"), "tuned on"),
-    ("harbor", str(NETWORKS_DIR / "harbor"), "held out"),
+    ("harbor", str(NETWORKS_DIR / "harbor"), "held out for 5 runs, then tuned on"),
+    ("lakeshore", str(NETWORKS_DIR / "lakeshore"), "held out"),
 ]
 QUALITY_COLUMNS = (
     "brief_precision",
+    "baseline_top5_cosine_precision",
     "on_theme_rate",
     "off_topic_picks",
     "framing_or_ad_picks",

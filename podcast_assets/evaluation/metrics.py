@@ -88,6 +88,7 @@ class Report:
     wer_by_episode: dict[str, float] = field(default_factory=dict)
     asr_audio_s: float = 0.0
     asr_wall_s: float = 0.0
+    baseline_precision: float | None = None  # top 5 sentences by cosine to the interests, per subscriber
     details: list[str] = field(default_factory=list)
 
     @property
@@ -107,6 +108,7 @@ class Report:
             "network": self.network,
             "brief_picks": self.brief_picks,
             "brief_precision": round(self.brief_precision, 3),
+            "baseline_top5_cosine_precision": self.baseline_precision,
             "on_theme_rate": round(self.on_theme_rate, 3),
             "off_topic_picks": self.off_topic_picks,
             "framing_or_ad_picks": sum(self.non_insight_picks.values()),

@@ -57,7 +57,42 @@ def collect(network: Network, day: dt.date) -> Report:
         [day],
     ).rows()[0]
     report.asr_audio_s, report.asr_wall_s = float(asr[0]), float(asr[1])
+    report.baseline_precision = cosine_baseline_precision(network, day, slug_of_episode)
     return report
+
+
+def cosine_baseline_precision(network: Network, day: dt.date, slug_of_episode: dict[str, str]) -> float:
+    """The plain baseline: each themed subscriber's 5 transcript sentences nearest their interests (MiniLM cosine),
+    scored like the briefs. What the insight stages must beat."""
+    from podcast_assets.core.segmenting import timed_sentences
+    from podcast_assets.core.subscribers import parse_interests
+    from podcast_assets.evaluation.metrics import label_of, labeled_spans
+    from podcast_assets.resources.embedder import EmbedderResource
+    from podcast_assets.resources.warehouse import WarehouseResource
+
+    segments = WarehouseResource().query(
+        "SELECT * FROM transcripts WHERE partition_date = ? ORDER BY episode_id, segment_index", [day]
+    )
+    sentences = []
+    for (episode_id,), rows in segments.group_by("episode_id", maintain_order=True):
+        sentences += timed_sentences(episode_id, rows.to_dicts())
+    themed = [s for s in network.subscribers if s.theme]
+    if not sentences or not themed:
+        return 0.0
+    embedder = EmbedderResource()
+    vectors = embedder.encode([s.text for s in sentences])
+    turns = labeled_spans(network)
+    scripts = {e.slug: [t.text for t in e.turns] for _, e in network.episodes()}
+    hits = total = 0
+    for subscriber in themed:
+        relevance = (vectors @ embedder.encode(parse_interests(subscriber.interests)).T).max(axis=1)
+        for index in relevance.argsort()[::-1][:5]:
+            sentence = sentences[index]
+            slug = slug_of_episode.get(sentence.episode_id)
+            label = label_of(turns.get(slug, []), sentence.start_s, sentence.end_s, sentence.text, scripts.get(slug))
+            hits += bool(label and label.kind == "insight" and label.theme == subscriber.theme)
+            total += 1
+    return round(hits / total, 3)
 
 
 def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
