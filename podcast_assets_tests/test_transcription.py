@@ -37,6 +37,20 @@ def test_jfk_transcribes_to_the_known_sentence(transcriber):
     assert word_error_rate(truth, text) < 0.10
 
 
+def test_the_feed_prompt_reaches_whisper_for_one_call_only(transcriber):
+    audio = decode_16k_mono(real_fixture("jfk.flac"))
+    pipeline = transcriber.load()
+    default_prompt = pipeline.options.initial_prompt
+    prompted = transcriber.transcribe(audio, "John F. Kennedy. Inaugural address, 1961.")
+    assert pipeline.options.initial_prompt == default_prompt  # the cached pipeline is not left prompted
+    truth = (
+        "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+    )
+    assert word_error_rate(truth, " ".join(s.text for s in prompted.segments)) < 0.10
+    off = transcriber.model_copy(update={"feed_prompt": False})
+    assert word_error_rate(truth, " ".join(s.text for s in off.transcribe(audio, "Unrelated words.").segments)) < 0.1
+
+
 def test_real_mp3_decodes_and_transcribes_to_english(transcriber):
     audio = decode_16k_mono(real_fixture("hotwords.mp3"))
     assert not is_silent(audio)
