@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from podcast_assets.core.discourse import ad_strength, filler_count, is_framing, is_intro_outro, is_question
-from podcast_assets.core.segmenting import split_sentences
+from podcast_assets.core.segmenting import MAX_WORDS, split_sentences
 
 # A quantity, not any number word: "two of us today" says nothing, "two thirds of the hives" does.
 _NUMBER = re.compile(
@@ -56,7 +56,6 @@ _PERSONAL = re.compile(
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)
 
 MIN_WORDS = 8
-MAX_WORDS = 90
 MIN_INSIGHT_SCORE = 0.35
 SPECIFIC_MIN_WORDS = 6
 SPECIFIC_DENSITY = 0.3
@@ -127,7 +126,7 @@ def score_passage(
     if _PERSONAL.search(text):
         signals.append("personal")
         score -= 0.3
-    if len(words) > MAX_WORDS:
+    if len(words) > MAX_WORDS:  # only when a single ASR sentence runs on
         signals.append("long")
         score -= 0.15
     if centrality is not None:

@@ -12,7 +12,7 @@ from podcast_assets.core.discourse import announces_next, continues_previous
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
 MAX_SENTENCES = 4
-MAX_WORDS = 90
+MAX_WORDS = 90  # a passage longer than this is two ideas or a monologue
 JOIN_COHERENCE = 0.5
 
 
@@ -23,14 +23,6 @@ class Sentence:
     end_s: float
     text: str
     speaker: str | None = None
-
-
-@dataclass(frozen=True)
-class Passage:
-    episode_id: str
-    start_s: float
-    end_s: float
-    text: str
 
 
 def split_sentences(text: str) -> list[str]:
