@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.demo.server import SiteServer
+from podcast_assets.settings import environment
 
 # The test servers listen on 127.0.0.1, which the URL policy refuses by default. Allow exactly that address (not
 # the rest of 127/8, which the hostile-input tests use as "another private host"); subprocesses inherit it.
@@ -40,22 +41,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def patched_env(values: dict[str, str | None]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def patched_env(values: dict[str, str | None]):
+    """Environment variables set (None: unset) for a block; shared with the evaluation runner."""
+    return environment(values)
 
 
 class _Inbox:

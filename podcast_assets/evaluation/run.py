@@ -12,8 +12,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.evaluation.metrics import Report, score_day
 from podcast_assets.evaluation.network import Network, load_network
+from podcast_assets.settings import HOME_ENV, environment
 
 
 def _slug_of(url: str | None) -> str | None:
@@ -124,27 +126,17 @@ def evaluate(folder: str | Path, home: Path | None = None, transcriber: dict | N
     """Run `folder`'s day in `home` (default: a temporary folder) and score it. `transcriber`: resource settings
     for this run, e.g. {"model": "base", "feed_prompt": False}."""
     network = load_network(folder)
+    allowed = os.environ.get(ALLOW_PRIVATE_HOSTS_ENV, "")
     with tempfile.TemporaryDirectory(prefix=f"eval-{network.name}-") as scratch:
-        home = home or Path(scratch)
-        saved = {k: os.environ.get(k) for k in ("PODCAST_BRIEF_HOME", "PODCAST_BRIEF_SMTP_HOST")}
-        os.environ["PODCAST_BRIEF_HOME"] = str(home)
-        os.environ.pop("PODCAST_BRIEF_SMTP_HOST", None)  # briefs go to the outbox, never to real addresses
-        allowed = os.environ.get("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "")
-        os.environ["PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS"] = ",".join(filter(None, [allowed, "127.0.0.1"]))
-        try:
+        settings = {
+            HOME_ENV: str(home or scratch),
+            "PODCAST_BRIEF_SMTP_HOST": None,  # briefs go to the outbox, never to real addresses
+            ALLOW_PRIVATE_HOSTS_ENV: ",".join(filter(None, [allowed, "127.0.0.1"])),  # the network is served here
+        }
+        with environment(settings):
             if not run_network_day(network, transcriber):
                 raise RuntimeError(f"the daily run of {network.name} failed; see the log above")
             return collect(network, network.day)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            if allowed:
-                os.environ["PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS"] = allowed
-            else:
-                os.environ.pop("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", None)
 
 
 def format_report(report: Report) -> str:
