@@ -33,7 +33,9 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "note: sudo apt-get install$$missing  (the UI and scale-out tests need them)"; fi
 
+# `sql check` first (like dbt parse): every SQL model, test and yml file of dbt_like_sql/ loads, or CI fails.
 test: setup system-deps
+	$(BIN)/podcast-brief sql check
 	$(BIN)/pytest
 
 ui: setup

@@ -21,6 +21,7 @@ from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.operations.day_lock import DayLocked
 from podcast_assets.operations.interrupts import RunInterrupted
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.sql_commands import add_sql_commands, run_sql_command
 
 
 def _date(value: str) -> dt.date:
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--home", help="keep the run's warehouse in this folder (default: a temporary one)")
     evaluate.add_argument("--json", dest="json_path", help="also write the figures as JSON to this file")
     evaluate.add_argument("--no-feed-prompt", action="store_true", help="transcribe without the feed's words as prompt")
+    add_sql_commands(commands)
     return parser
 
 
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             from podcast_assets.evaluation.run import main as run_evaluation
 
             return run_evaluation(args.network, args.home, args.model, args.json_path, not args.no_feed_prompt)
+        elif args.command == "sql":
+            return run_sql_command(args)
     except (RegistryError, InvalidSubscriber) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 -- Per feed and day: episodes found, ok and failed, how their transcripts were made (publisher or ASR),
 -- and hours of audio. Every registered feed gets a row, so a feed that went silent shows up as zeros.
--- materialized: partition
+{{ config(materialized='partition') }}
 with day_episodes as (
     select *
     from {{ source('warehouse', 'episodes') }}

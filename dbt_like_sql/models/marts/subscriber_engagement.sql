@@ -1,6 +1,6 @@
 -- Per subscriber, over all days: briefs made, deliveries done and failed, insights received,
 -- and the last delivery.
--- materialized: table
+{{ config(materialized='table') }}
 with documents as (
     select
         subscriber_id,

@@ -1,8 +1,7 @@
 -- Themes (cluster labels) over the 7 and 30 days up to the partition's day, each marked
 -- new (first seen in the last 7 days), rising (daily rate over the last 7 days at least 1.5x the
 -- 23 days before), fading (at most half that rate, or absent for a week) or steady.
--- materialized: partition
--- lookback_days: 29
+{{ config(materialized='partition', lookback_days=29) }}
 with window_clusters as (
     select
         partition_date,

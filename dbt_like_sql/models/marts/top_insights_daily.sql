@@ -1,6 +1,6 @@
--- The day's 25 top insights across all subscribers' briefs: how many briefs each reached and in how
--- many it was delivered, with its show, episode, cluster label and deep link.
--- materialized: partition
+-- The day's top insights across all subscribers' briefs (var top_insights_per_day, 25 by default): how many
+-- briefs each reached and in how many it was delivered, with its show, episode, cluster label and deep link.
+{{ config(materialized='partition') }}
 with day_briefs as (
     select *
     from {{ source('warehouse', 'briefs') }}
@@ -68,5 +68,5 @@ select
     deep_link,
     insight_date
 from ranked
-where insight_rank <= 25
+where insight_rank <= {{ var('top_insights_per_day', 25) }}
 order by insight_rank

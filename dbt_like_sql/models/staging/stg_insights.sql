@@ -1,5 +1,5 @@
 -- Every insight with its show, episode, cluster label and a deep link to the moment in the audio.
--- materialized: view
+{{ config(materialized='view') }}
 select
     i.partition_date,
     i.insight_id,
