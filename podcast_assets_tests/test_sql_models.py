@@ -190,6 +190,26 @@ def test_models_yml_entry_without_a_file_is_an_error(tmp_path: Path):
     assert len(load_project(tmp_path / "project").models) == 3  # the rest still loads
 
 
+def test_unsupported_dbt_features_are_reported_not_ignored(tmp_path: Path):
+    write_project(
+        tmp_path,
+        {
+            "models/marts/m.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as x\n",
+            "models/schema.yml": (
+                "sources:\n  - name: warehouse\n    tables:\n      - name: feeds\n"
+                "        columns:\n          - name: feed_url\n            data_tests: [unique]\n"
+                "seeds:\n  - name: countries\n"
+            ),
+        },
+    )
+    assert error_lines(tmp_path) == [
+        "models/marts/m.sql:1: materialized must be one of ['view', 'table', 'incremental', 'partition'], "
+        "got 'ephemeral'",
+        "models/schema.yml:1: ['seeds'] not supported here (supported: models, sources, data_tests)",
+        "models/schema.yml:4: tests on sources are not run here: test the models that read them",
+    ]
+
+
 def test_dbt_config_in_the_model_the_header_shorthand_and_yml(tmp_path: Path):
     write_project(
         tmp_path,

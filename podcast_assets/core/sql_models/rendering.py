@@ -318,7 +318,7 @@ def _duckdb_parse_error(sql: str) -> tuple[str, int | None, int | None] | None:
     position = verdict.get("position")
     if position is None or not str(position).isdigit():
         return str(verdict.get("error_message")), None, None
-    before = sql[: int(position)]
+    before = sql[: min(int(position), len(sql.rstrip()))]  # "at end of input": the last line, not after it
     return str(verdict.get("error_message")), before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 

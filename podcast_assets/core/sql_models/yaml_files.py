@@ -25,7 +25,7 @@ _TOP_LEVEL_KEYS = {"version", "models", "sources", "data_tests", "tests"}
 _MODEL_KEYS = {"name", "description", "config", "columns", "data_tests", "tests", "meta", "docs"}
 _COLUMN_KEYS = {"name", "description", "data_tests", "tests", "meta", "data_type", "quote"}
 _SOURCE_KEYS = {"name", "schema", "description", "meta", "tables", "loader"}
-_TABLE_KEYS = {"name", "identifier", "description", "meta", "columns", "loader"}
+_TABLE_KEYS = {"name", "identifier", "description", "meta", "columns", "loader", "data_tests", "tests"}
 _SINGULAR_TEST_KEYS = {"name", "description", "config", "meta"}
 
 
@@ -166,7 +166,8 @@ def _load(path: Path, problems: list[SqlModelError]) -> YamlMap | None:
         data = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        problems.append(SqlModelError(f"invalid YAML: {error}", path, mark.line + 1 if mark else None))
+        what = ", ".join(str(p) for p in (getattr(error, "context", None), getattr(error, "problem", None)) if p)
+        problems.append(SqlModelError(f"invalid YAML: {what or error}", path, mark.line + 1 if mark else None))
         return None
     except (OSError, UnicodeDecodeError) as error:
         problems.append(SqlModelError(f"cannot read: {error}", path))
@@ -247,6 +248,11 @@ def _read_sources(path: Path, value: Any, properties: Properties) -> None:
                 error = SqlModelError("meta.dagster must be a mapping", path, table_line)
             if error is None:
                 error = _unknown_keys(dagster_meta, {"asset_key", "partitioned"}, "meta.dagster", path, table_line)
+            columns = table.get("columns") or []
+            if error is None and (_tests_of(table) or any(isinstance(c, Mapping) and _tests_of(c) for c in columns)):
+                error = SqlModelError(
+                    "tests on sources are not run here: test the models that read them", path, table_line
+                )
             if (source_name, table_name) in properties.sources:
                 error = SqlModelError(f"source table {source_name}.{table_name} is declared twice", path, table_line)
             if error:
