@@ -1,5 +1,5 @@
 """`podcast-brief sql check|list|run`: the SQL models (dbt_like_sql/) for analysts and CI, like `dbt parse`,
-`dbt ls` and `dbt run --select`. `check` needs neither Dagster nor the warehouse: CI runs it on the shipped models.
+`dbt ls` and `dbt run --select`. `check` and `list` touch no warehouse: CI runs `check` on the shipped models.
 """
 
 from __future__ import annotations
