@@ -184,8 +184,7 @@ def ad_strength(sentence: str) -> int:
 
 _AD_LEAD = re.compile(
     r"\b(i('ve| have) been (using|wearing)|quick break|a word from|this (episode|show|podcast|hour) is"
-    r"|today's episode is|(this|today's|this week's) break is|my (whole )?family uses"
-    r"|(support|thanks) (for|to) )",
+    r"|today's episode is|(this|today's|this week's) break is|my (whole )?family uses)\b",
     re.IGNORECASE,
 )
 _AD_RUN_MAX = 3  # sentences before or after the sentence that sells
@@ -223,6 +222,8 @@ def ad_mask(texts: list[str]) -> list[bool]:
         for step in range(index - 1, max(index - 1 - _AD_RUN_MAX, -1), -1):
             if stops(step):
                 break
+            if _EVIDENCE.search(texts[step]) and not strength[step]:
+                break  # the show's own finding: the read starts after it
             if _AD_LEAD.search(texts[step]):
                 for inside in range(step, index):
                     mask[inside] = True

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, pair_idea_similarity
+from podcast_assets.core.quantities import quantities, share_a_quantity
 
 # all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
 # most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
@@ -26,8 +27,9 @@ MIN_RELEVANCE_MARGIN = 0.12
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
 # Two picks this close in idea similarity (clustering's measure) say the same thing even when average linkage
-# kept their clusters apart: the later one is left out.
-NEAR_DUPLICATE_SIMILARITY = SAME_IDEA_SIMILARITY
+# kept their clusters apart: the later one is left out. From SAME_IDEA_SIMILARITY up, only when they also state
+# the same quantity: on the demo, two different findings about lithium, nickel and cobalt reach 0.665.
+NEAR_DUPLICATE_SIMILARITY = 0.7
 BRIEF_SIZE = 5
 RELATED_SIZE = 3
 ALSO_ON_SIZE = 3
@@ -132,8 +134,11 @@ def choose_brief(
     def same_idea(i: int, j: int) -> bool:
         if texts is None or candidates[i].episode_id == candidates[j].episode_id:
             return False
-        cosine = float(vectors[i] @ vectors[j])
-        return pair_idea_similarity(texts[i], texts[j], cosine) >= NEAR_DUPLICATE_SIMILARITY
+        similarity = pair_idea_similarity(texts[i], texts[j], float(vectors[i] @ vectors[j]))
+        if similarity >= NEAR_DUPLICATE_SIMILARITY:
+            return True
+        # Close, and the same number: "4 out of 5 fires" and "80% of fires" are one finding.
+        return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(quantities(texts[i]), quantities(texts[j]))
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
     scored = relevance(vectors, interest_vectors, background)

@@ -40,6 +40,7 @@ class Episode:
     published_at: dt.datetime
     paragraphs: tuple[Paragraph, ...]
     publisher_transcript: bool = False  # serve a WebVTT transcript through podcast:transcript
+    description: str = ""  # the feed's show notes (whisper is prompted with them)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ GRID_REPORT = Show(
         Episode(
             slug="grid-report-41",
             title="Sodium steps up",
+            description="A battery chemist on sodium-ion cells, why solid-state batteries keep failing, and California's grid batteries at the evening peak.",
             published_at=_at(DEMO_DAY, 6, 30),
             paragraphs=(
                 F("Welcome back to the Grid Report. I'm your host Sam, and today my guest is a battery chemist."),
@@ -108,6 +110,7 @@ GRID_REPORT = Show(
         Episode(
             slug="grid-report-42",
             title="Batteries that last a hundred hours",
+            description="Iron-air batteries for calm winter weeks, and what battery recycling plants get back out of old packs.",
             published_at=_at(DEMO_DAY, 15, 0),
             paragraphs=(
                 F("Hello and welcome to another episode of the Grid Report. Thanks to everyone who left us a review."),
@@ -131,6 +134,7 @@ GRID_REPORT = Show(
         Episode(
             slug="grid-report-40",
             title="Heat pumps and the winter peak",
+            description="Heat pumps in deep cold and the winter peak.",
             published_at=_at(PREVIOUS_DAY, 7, 0),
             paragraphs=(
                 F("Welcome to the Grid Report. Today we talk about winter."),
@@ -156,6 +160,7 @@ MODEL_BEHAVIOR = Show(
         Episode(
             slug="model-behavior-17",
             title="Looking inside Mamba",
+            description="An interpretability researcher on Mamba, mixture-of-experts routing and sparse autoencoders.",
             published_at=_at(DEMO_DAY, 9, 0),
             paragraphs=(
                 F("Hi everyone, welcome to Model Behavior. I'm joined today by an interpretability researcher."),
@@ -183,6 +188,7 @@ MODEL_BEHAVIOR = Show(
         Episode(
             slug="model-behavior-18",
             title="When the explanation is a story",
+            description="Chain-of-thought explanations, lie-detecting probes on hidden activations, and circuit tracing of how a model writes a poem.",
             published_at=_at(DEMO_DAY, 18, 0),
             paragraphs=(
                 F("Welcome back to Model Behavior. Let's get right into it."),
@@ -221,6 +227,7 @@ DEEP_REST = Show(
         Episode(
             slug="deep-rest-8",
             title="Cold rooms and short nights",
+            description="Short nights and catching colds, the best bedroom temperature, and morning sunlight.",
             published_at=_at(DEMO_DAY, 5, 0),
             paragraphs=(
                 F("Welcome to Deep Rest, the show about the science of sleep. I'm your host."),
@@ -248,6 +255,7 @@ DEEP_REST = Show(
         Episode(
             slug="deep-rest-9",
             title="The caffeine clock",
+            description="Caffeine's half-life, weekend catch-up sleep, and what deep sleep clears from the brain.",
             published_at=_at(DEMO_DAY, 12, 0),
             paragraphs=(
                 F("Hello, and welcome back to Deep Rest. Before we start, a quick thank you to our listeners."),
@@ -286,6 +294,7 @@ MORNING_SIGNAL = Show(
         Episode(
             slug="morning-signal-301",
             title="Cheap sodium, lying models and sick sleepers",
+            description="Sodium-ion prices, fast charging and battery ageing, probes that catch language models lying, and short sleep.",
             published_at=_at(DEMO_DAY, 7, 0),
             paragraphs=(
                 F("Good morning and welcome to Morning Signal, your daily science briefing."),
@@ -322,6 +331,7 @@ MORNING_SIGNAL = Show(
         Episode(
             slug="morning-signal-302",
             title="Hundred hour batteries and weekend sleep",
+            description="Hundred-hour iron-air batteries, interpretability beyond transformers, and weekend sleep.",
             published_at=_at(DEMO_DAY, 19, 30),
             publisher_transcript=True,
             paragraphs=(

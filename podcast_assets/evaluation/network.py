@@ -197,7 +197,7 @@ def demo_network() -> Network:
                     episode.title,
                     episode.published_at,
                     tuple(Turn(p.kind, p.text, p.voice, p.theme, p.idea) for p in episode.paragraphs),
-                    "",
+                    episode.description,
                     episode.publisher_transcript,
                 )
                 for episode in show.episodes
