@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.core.atomic_files import atomic_write_text
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.ranking import Candidate, choose_brief
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
@@ -180,7 +181,7 @@ def briefs(
         ).render()
         stem = out_dir / subscriber_id
         for kind, body in rendered.items():
-            stem.with_suffix(f".{kind}").write_text(body)
+            atomic_write_text(stem.with_suffix(f".{kind}"), body)  # a kill never leaves half a brief
         documents.append(
             _document(day, subscriber_id, "ok", {**rendered, "n_insights": len(picks)}, stem.with_suffix(".md"))
         )
