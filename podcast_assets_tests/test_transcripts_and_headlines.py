@@ -14,6 +14,7 @@ from podcast_assets.assets.insights import insights
 from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource, SiteServer
+from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource
@@ -81,6 +82,7 @@ def test_bad_audio_and_broken_publisher_transcripts_are_recorded_not_fatal(home)
                 "http": HttpClientResource(),
                 "media": MediaStoreResource(),
                 "transcriber": TranscriberResource(device="cpu"),
+                "embedder": EmbedderResource(device="cpu"),
                 "headline_writer": HeadlineWriterResource(),
             },
         )
@@ -156,6 +158,7 @@ def test_insights_fall_back_when_the_headline_service_fails(home):
         partition_key=DAY.isoformat(),
         resources={
             "warehouse": warehouse,
+            "embedder": EmbedderResource(device="cpu"),
             "headline_writer": HeadlineWriterResource(base_url="http://127.0.0.1:9", timeout_s=2),
         },
     )
