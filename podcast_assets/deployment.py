@@ -5,7 +5,8 @@
 - `local`: everything under `$PODCAST_BRIEF_HOME` (DuckDB file, audio, outbox), Dagster's default multiprocess
   executor, no alerts. What `dagster dev` and the tests use.
 - `production`: one box (webserver + daemon + Postgres instance, see deploy/). Same executor; SMTP host and
-  warehouse path from required environment variables (read when a run starts, via `dg.EnvVar`), whisper `base`,
+  warehouse path from required environment variables (read when a run starts, via `dg.EnvVar`), whisper base on GPU
+  workers (tiny.en on CPU ones),
   the alert webhook on when PODCAST_BRIEF_ALERT_WEBHOOK_URL is set.
 - `celery`: production resources; steps run on Celery workers (dagster-celery, Redis broker). GPU assets carry
   `dagster-celery/queue: gpu` (podcast_assets/execution.py) so only workers started with `-Q gpu` take them.
@@ -78,8 +79,8 @@ def production_resources() -> dict[str, dg.ConfigurableResource]:
         # A path on the box (or a shared volume). See deploy/README.md "Warehouse at scale" for many machines.
         "warehouse": WarehouseResource(path=dg.EnvVar("PODCAST_BRIEF_WAREHOUSE_PATH")),
         "http": HttpClientResource(),
-        # base: WER 2.5% vs 3.2% for tiny.en, ~10x real time on CPU, far more on a GPU.
-        "transcriber": TranscriberResource(model="base"),
+        # model auto: base on GPU workers, tiny.en on CPU ones (the measured trade-off, QUALITY.md).
+        "transcriber": TranscriberResource(),
         "embedder": EmbedderResource(),
         "mailer": MailerResource(smtp_host=dg.EnvVar("PODCAST_BRIEF_SMTP_HOST")),
         "headline_writer": HeadlineWriterResource(),
