@@ -13,6 +13,7 @@ from podcast_assets.execution import with_operations_policies
 from podcast_assets.jobs import daily_brief_job, daily_brief_schedule
 from podcast_assets.operations import pool_waits
 from podcast_assets.operations.dead_runs import dead_run_sweeper
+from podcast_assets.operations.retention import audio_retention_job, audio_retention_schedule
 from podcast_assets.sensors import new_feed_episodes_job, new_feed_sensor, run_failure_recorder
 
 # local (default), production, celery or kubernetes: see podcast_assets/deployment.py and deploy/README.md.
@@ -42,8 +43,8 @@ defs = dg.Definitions(
             *SQL_ASSETS,
         ]
     ),
-    jobs=[daily_brief_job, new_feed_episodes_job],
-    schedules=[daily_brief_schedule],
+    jobs=[daily_brief_job, new_feed_episodes_job, audio_retention_job],
+    schedules=[daily_brief_schedule, audio_retention_schedule],
     sensors=[new_feed_sensor, run_failure_recorder, dead_run_sweeper],
     resources=resources_for(DEPLOYMENT),
     executor=executor_for(DEPLOYMENT),

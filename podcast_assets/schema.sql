@@ -197,3 +197,5 @@ ALTER TABLE briefs ADD COLUMN IF NOT EXISTS relevance_margin DOUBLE;
 ALTER TABLE briefs ADD COLUMN IF NOT EXISTS also_on_insight_ids VARCHAR[];
 ALTER TABLE episodes ADD COLUMN IF NOT EXISTS description VARCHAR;
 ALTER TABLE brief_deliveries ADD COLUMN IF NOT EXISTS smtp_code INTEGER;
+-- When the audio_retention job deleted the episode's audio (audio_path is then null; a re-run downloads it again).
+ALTER TABLE episodes ADD COLUMN IF NOT EXISTS audio_deleted_at TIMESTAMP;

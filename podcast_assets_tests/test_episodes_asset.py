@@ -1,6 +1,7 @@
 """The episodes asset against a real HTTP server: happy path and every per-item failure."""
 
 import datetime as dt
+import errno
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,7 @@ from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource
+from podcast_assets.operations.retention import audio_retention_job
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -131,3 +133,117 @@ def test_oversized_and_slow_enclosures_fail_with_specific_errors(world, site):
     assert rows["Good"]["status"] == "failed" and rows["Good"]["error"].startswith("timeout")
     assert rows["Redirected, no guid"]["status"] == "failed"
     assert "too large" in rows["Redirected, no guid"]["error"]
+
+
+def test_a_full_disk_fails_that_episode_with_disk_full_and_the_day_goes_on(world, monkeypatch):
+    """ENOSPC while writing one episode's audio: that row is failed with 'disk full: ...', nothing half written is
+    kept, the other episodes and the table are intact."""
+    original = HttpClientResource._download_once
+
+    def full_disk_for_good(self, url, destination, max_bytes, require_audio):
+        if url.endswith("/good.mp3"):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            (destination.parent / ".part-enospc").write_bytes(MP3[:100])  # what a write cut short leaves...
+            (destination.parent / ".part-enospc").unlink()  # ...and the downloader's cleanup removes
+            raise OSError(errno.ENOSPC, "No space left on device", str(destination))
+        return original(self, url, destination, max_bytes, require_audio)
+
+    monkeypatch.setattr(HttpClientResource, "_download_once", full_disk_for_good)
+    result = _materialize(DAY)
+    assert result.success
+    rows = {r["title"]: r for r in world.query("SELECT * FROM episodes WHERE partition_date = ?", [DAY]).to_dicts()}
+    assert rows["Good"]["status"] == "failed"
+    assert rows["Good"]["error"].startswith("disk full: ") and "No space left on device" in rows["Good"]["error"]
+    assert rows["Good"]["audio_path"] is None
+    assert rows["Redirected, no guid"]["status"] == "ok"  # the rest of the day went on
+    assert len(rows) == 6 and world.query("SELECT episode_id FROM episodes GROUP BY 1 HAVING count(*) > 1").is_empty()
+
+    # Space freed: the next run of the day downloads it.
+    monkeypatch.setattr(HttpClientResource, "_download_once", original)
+    assert _materialize(DAY).success
+    good = world.query("SELECT * FROM episodes WHERE partition_date = ? AND title = 'Good'", [DAY]).to_dicts()[0]
+    assert good["status"] == "ok" and Path(good["audio_path"]).read_bytes() == MP3
+
+
+def test_a_full_disk_while_storing_to_the_media_store_is_recorded_too(world, monkeypatch):
+    def no_space(self, local_path, key):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(MediaStoreResource, "store", no_space)
+    assert _materialize(DAY).success
+    statuses = world.query(
+        "SELECT status, error FROM episodes WHERE partition_date = ? AND audio_url IS NOT NULL", [DAY]
+    )
+    disk_full = statuses.filter(statuses["error"].str.starts_with("disk full: "))
+    assert disk_full.height == 2  # Good and the redirected one; the others failed before storing
+
+
+def test_audio_retention_deletes_old_audio_marks_rows_and_a_rerun_downloads_again(world, home, monkeypatch):
+    assert _materialize(DAY).success
+    kept = world.query("SELECT audio_path, audio_bytes FROM episodes WHERE partition_date = ? AND status = 'ok'", [DAY])
+    assert kept.height == 2 and all(Path(p).exists() for p in kept["audio_path"])
+    (home / "audio" / "2026-10-01").mkdir(parents=True)
+    (home / "audio" / "2026-10-01" / "left-over.mp3").write_bytes(b"x" * 10)
+
+    resources = {"warehouse": WarehouseResource(), "media": MediaStoreResource()}
+    monkeypatch.setenv("PODCAST_BRIEF_AUDIO_RETENTION_DAYS", "7")
+    too_soon = audio_retention_job.execute_in_process(
+        resources=resources, tags={"dagster/scheduled_execution_time": "2026-11-30T04:00:00+00:00"}
+    )
+    assert too_soon.output_for_node("delete_expired_audio")["files_deleted"] == 1  # only the left-over folder
+    assert all(Path(p).exists() for p in kept["audio_path"])
+
+    result = audio_retention_job.execute_in_process(
+        resources=resources, tags={"dagster/scheduled_execution_time": "2026-12-02T04:00:00+00:00"}
+    )
+    outcome = result.output_for_node("delete_expired_audio")
+    assert outcome["retention_days"] == 7 and outcome["cutoff_day"] == "2026-11-25"
+    # The two kept files, and the corrupt download that was never kept (swept with its day folder).
+    assert outcome["episodes_marked"] == 2 and outcome["files_deleted"] == 3
+    assert outcome["bytes_deleted"] > int(kept["audio_bytes"].sum())
+    assert not (home / "audio" / DAY.isoformat()).exists()
+    assert not any(Path(p).exists() for p in kept["audio_path"])
+    rows = world.query("SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok'", [DAY])
+    assert rows["audio_path"].is_null().all() and rows["audio_deleted_at"].is_not_null().all()
+    assert rows["audio_sha256"].is_not_null().all()  # what transcripts' reuse is keyed on
+    again = audio_retention_job.execute_in_process(
+        resources=resources, tags={"dagster/scheduled_execution_time": "2026-12-02T04:00:00+00:00"}
+    )
+    assert again.output_for_node("delete_expired_audio")["files_deleted"] == 0  # idempotent
+
+    # A re-run of the old day downloads the audio again and clears the mark.
+    assert _materialize(DAY).success
+    rows = world.query("SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok'", [DAY])
+    assert rows["audio_deleted_at"].is_null().all() and all(Path(p).exists() for p in rows["audio_path"])
+
+
+def test_retention_is_registered_with_a_daily_schedule_and_the_field_overrides_the_env(monkeypatch):
+    from podcast_assets.definitions import defs
+
+    schedule = defs.resolve_schedule_def("audio_retention_schedule")
+    assert schedule.job_name == "audio_retention" and schedule.cron_schedule == "0 4 * * *"
+    monkeypatch.delenv("PODCAST_BRIEF_AUDIO_RETENTION_DAYS", raising=False)
+    assert MediaStoreResource().audio_retention_days() == 30
+    monkeypatch.setenv("PODCAST_BRIEF_AUDIO_RETENTION_DAYS", "3")
+    assert MediaStoreResource().audio_retention_days() == 3
+    assert MediaStoreResource(retention_days=90).audio_retention_days() == 90
+
+
+def test_transcripts_of_an_episode_whose_audio_was_deleted_is_a_clear_failure():
+    from podcast_assets.assets.transcripts import _transcribe_episode
+    from podcast_assets.resources.transcriber import TranscriberResource
+
+    episode = {
+        "episode_id": "e1",
+        "duration_s": 60.0,
+        "transcript_error": None,
+        "transcript_path": None,
+        "audio_path": None,
+        "audio_deleted_at": dt.datetime(2026, 12, 2, 4, 0),
+    }
+    segments, status = _transcribe_episode(episode, TranscriberResource(), MediaStoreResource())
+    assert segments == []
+    assert status["status"] == "failed"
+    assert status["error"] == (
+        "audio deleted by retention on 2026-12-02; re-run episodes for this day to download it again"
+    )

@@ -1,6 +1,7 @@
 """episodes: the day's episodes of every registered feed, with their audio downloaded."""
 
 import datetime as dt
+import errno
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,12 +84,22 @@ def _fetch_episode_files(http: HttpClientResource, media: MediaStoreResource, ro
     except (DownloadError, AudioError) as error:
         row.update(status="failed", error=str(error))
         return row
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        # A full disk (home folder or media store) fails this episode only; writes are atomic, nothing half kept.
+        row.update(status="failed", error=f"disk full: {error}")
+        return row
     if row["transcript_url"]:
         destination = home_dir() / "transcripts" / row["partition_date"].isoformat() / f"{row['episode_id']}.txt"
         try:
             row["transcript_path"] = str(http.download_text(row["transcript_url"], destination).path)
         except DownloadError as error:
             row["transcript_error"] = f"publisher transcript unavailable, will use ASR: {error}"
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            row["transcript_error"] = f"disk full: {error}; will use ASR"
     return row
 
 

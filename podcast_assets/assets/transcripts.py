@@ -79,6 +79,16 @@ def _transcribe_episode(
             )
             return segments, status
     status.update(source="asr", model=transcriber.model_name(), device=transcriber.resolved_device())
+    if not episode["audio_path"]:
+        # Deleted by the audio_retention job and no transcript of these bytes to reuse: a clear per-item outcome.
+        deleted = episode.get("audio_deleted_at")
+        status.update(
+            status="failed",
+            error=f"audio deleted by retention{f' on {deleted:%Y-%m-%d}' if deleted else ''}; "
+            "re-run episodes for this day to download it again",
+            wall_s=time.perf_counter() - started,
+        )
+        return [], status
     try:
         audio = decode_16k_mono(media.local_copy(episode["audio_path"]))
     except (AudioError, OSError) as error:  # OSError: the stored audio could not be fetched

@@ -34,6 +34,7 @@ EPISODES_SCHEMA = {
     "fetched_at": pl.Datetime("us"),
     "id_note": pl.String,  # how the id was derived when the item had no guid (or no date), else null
     "description": pl.String,  # the item's show notes as plain text
+    "audio_deleted_at": pl.Datetime("us"),  # set by the audio_retention job, which also clears audio_path
 }
 
 

@@ -13,6 +13,8 @@ import fsspec
 from podcast_assets.settings import home_dir
 
 AUDIO_URL_ENV = "PODCAST_BRIEF_AUDIO_URL"
+RETENTION_DAYS_ENV = "PODCAST_BRIEF_AUDIO_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 30
 
 
 class MediaStoreResource(dg.ConfigurableResource):
@@ -21,6 +23,18 @@ class MediaStoreResource(dg.ConfigurableResource):
     uploaded there after download and whichever machine transcribes them fetches a local copy once."""
 
     url: str | None = None
+    # Audio of publication days older than this is deleted by the `audio_retention` job (PODCAST_BRIEF_AUDIO_
+    # RETENTION_DAYS, read when used, overrides the default of 30; this field overrides both).
+    retention_days: int | None = None
+
+    def audio_retention_days(self) -> int:
+        if self.retention_days is not None:
+            return self.retention_days
+        value = os.environ.get(RETENTION_DAYS_ENV)
+        days = int(value) if value else DEFAULT_RETENTION_DAYS
+        if days < 1:
+            raise ValueError(f"{RETENTION_DAYS_ENV} must be at least 1 day, got {value!r}")
+        return days
 
     def _target(self) -> tuple[fsspec.AbstractFileSystem, str, str] | None:
         url = self.url or os.environ.get(AUDIO_URL_ENV)
@@ -50,16 +64,35 @@ class MediaStoreResource(dg.ConfigurableResource):
         fs, path = fsspec.core.url_to_fs(location)
         return fs.exists(path)
 
-    def local_copy(self, location: str) -> Path:
-        """A local file for decoding: the path itself, or a cached download of a remote location."""
-        if "://" not in location:
-            return Path(location)
-        cached = (
+    def delete(self, location: str) -> int:
+        """Remove the audio at `location` (and a cached local copy of a remote one); returns the bytes freed.
+        Already gone counts as 0: retention can be re-run."""
+        freed = 0
+        if "://" in location:
+            cached = self._cache_path(location)
+            if cached.exists():
+                freed += cached.stat().st_size
+                cached.unlink(missing_ok=True)
+        fs, path = fsspec.core.url_to_fs(location)
+        if fs.exists(path):
+            freed += int(fs.size(path) or 0)
+            fs.rm_file(path)
+        return freed
+
+    @staticmethod
+    def _cache_path(location: str) -> Path:
+        return (
             home_dir()
             / "cache"
             / "audio"
             / (hashlib.sha256(location.encode()).hexdigest()[:20] + Path(location).suffix)
         )
+
+    def local_copy(self, location: str) -> Path:
+        """A local file for decoding: the path itself, or a cached download of a remote location."""
+        if "://" not in location:
+            return Path(location)
+        cached = self._cache_path(location)
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             fs, path = fsspec.core.url_to_fs(location)
