@@ -206,6 +206,15 @@ def _failure(project: SqlProject, error: SqlModelError) -> dg.Failure:
     return dg.Failure(description=project.format_error(error), metadata=metadata, allow_retries=False)
 
 
+def _code_reference(path: Path) -> dg.CodeReferencesMetadataValue:
+    """ "Open in editor" from the UI; the API is marked beta in Dagster 1.13, which is pinned."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.CodeReferencesMetadataValue(
+            code_references=[dg.LocalFileCodeReference(file_path=str(path), line_number=1)]
+        )
+
+
 def _asset_spec(project: SqlProject, model: SqlModel, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetSpec:
     path = project.relative(model.path)
     description = model.description or f"SQL model `{path}`."
@@ -214,9 +223,7 @@ def _asset_spec(project: SqlProject, model: SqlModel, partitions_def: dg.Partiti
         "dagster/table_name": f"{model.schema}.{model.name}",
         "materialized": model.materialized,
         "path": path,
-        "dagster/code_references": dg.CodeReferencesMetadataValue(
-            code_references=[dg.LocalFileCodeReference(file_path=str(model.path), line_number=1)]
-        ),
+        "dagster/code_references": _code_reference(model.path),
     }
     if model.unique_key:
         metadata["unique_key"] = ", ".join(model.unique_key)
