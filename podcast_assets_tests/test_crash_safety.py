@@ -1,13 +1,13 @@
 """Crash safety, fault injection on real processes: `python -m podcast_assets.cli run` killed with SIGKILL during
-`transcripts` and during `brief_deliveries`, stopped with SIGTERM, then run again on the demo network (real HTTP
-server, whisperx, MiniLM, DuckDB file, aiosmtpd, a Dagster instance in the home folder). SMTP servers that answer
-421/451/550 or drop the connection; a pool slot held by a dead run; a day locked by another process; a warehouse
-locked by another process; files written atomically.
+`episodes`, `transcripts`, `briefs` and `brief_deliveries`, stopped with SIGTERM, then run again on the demo
+network (real HTTP server, whisperx, MiniLM, DuckDB file, aiosmtpd, a Dagster instance in the home folder). SMTP
+servers that answer 421/451/550 or drop the connection; a pool slot held by a dead run; a day locked by another
+process; a warehouse locked by another process; files written atomically.
 
-The slow part shares one world per module (about three minutes on two cores): home A runs the day once,
-uninterrupted (the reference); home B is killed twice on the way and must end with the same tables, each subscriber
-emailed once, and the brief whose SMTP transaction the kill cut held back (at-most-once) until resent on purpose.
-The tests of the world run in file order.
+The slow part shares one world per module (about three and a half minutes on two cores): home A runs the day once,
+uninterrupted (the reference); home B is killed four times on the way and must end with the same tables, each
+subscriber emailed once, and the brief whose SMTP transaction the kill cut held back (at-most-once) until resent on
+purpose. The tests of the world run in file order.
 """
 
 from __future__ import annotations
@@ -253,7 +253,9 @@ def _step_logged(instance: dg.DagsterInstance, pid: int, step_key: str, text: st
     return False
 
 
-def _wait_until(condition: Callable[[], bool], process: subprocess.Popen, log: Path, what: str) -> None:
+def _wait_until(
+    condition: Callable[[], bool], process: subprocess.Popen, log: Path, what: str, interval_s: float = 0.5
+) -> None:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while not condition():
         if process.poll() is not None:
@@ -261,7 +263,7 @@ def _wait_until(condition: Callable[[], bool], process: subprocess.Popen, log: P
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"no {what} within {RUN_TIMEOUT_S} s")
-        time.sleep(0.5)
+        time.sleep(interval_s)
 
 
 def _table_counts(warehouse: WarehouseResource, day: dt.date) -> dict[str, int]:
@@ -308,6 +310,7 @@ def world(tmp_path_factory):
         code, output = cli_a.run("run", "--date", DAY)
         assert code == 0, output[-3000:]
         yield {
+            "site": site,
             "a": {"cli": cli_a, "warehouse": warehouse_a, "inbox": inbox_a},
             "b": {"cli": _Cli(root / "home_b", port_b, root), "warehouse": warehouse_b, "inbox": inbox_b},
         }
@@ -318,6 +321,24 @@ def test_the_reference_run_emailed_every_subscriber_once(world):
     expected = {"ada@example.com", "grace@example.com", "linus@example.com", *(e for e, _, _ in EXTRA_SUBSCRIBERS)}
     assert a["inbox"].received == dict.fromkeys(expected, 1)
     assert set(_statuses(a["warehouse"], DEMO_DAY).values()) == {"sent"}
+
+
+def test_sigkill_during_episodes_while_audio_downloads(world):
+    """kill -9 inside `episodes`, one enclosure held mid-request by the server: nothing of the day is in the
+    table yet (it is written in one transaction at the end), the feed cache and the audio already downloaded are
+    whole files. The runs below start from this."""
+    b, site = world["b"], world["site"]
+    slow = sorted(path for path in site.site.resources if path.endswith(".mp3"))[0]
+    asked = site.site.requests[slow]
+    site.site.resources[slow].delay_s = 15
+    try:
+        process, log = b["cli"].start("run", "--date", DAY)
+        _wait_until(lambda: site.site.requests[slow] > asked, process, log, f"the download of {slow}", 0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        site.site.resources[slow].delay_s = 0
+    assert b["warehouse"].query("SELECT count(*) AS n FROM episodes WHERE partition_date = ?", [DEMO_DAY])["n"][0] == 0
 
 
 def test_sigkill_during_transcripts_leaves_a_dead_run_that_the_next_run_clears(world):
@@ -339,6 +360,18 @@ def test_sigkill_during_transcripts_leaves_a_dead_run_that_the_next_run_clears(w
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.STARTED
         gpu = instance.event_log_storage.get_concurrency_info("gpu")
         assert [slot.run_id for slot in gpu.claimed_slots] == [killed.run_id]  # the wedge, before the fix
+
+        # kill -9 inside `briefs`, as soon as its first rendered file is written: nothing is delivered.
+        briefs_dir = b["cli"].home / "briefs" / DAY
+        process, log = b["cli"].start("run", "--date", DAY)
+        _wait_until(
+            lambda: briefs_dir.is_dir() and any(briefs_dir.iterdir()), process, log, "the first brief file", 0.01
+        )
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert "cleared a dead run before starting" in log.read_text()  # the run killed in transcripts
+        assert not b["inbox"].received
+        assert b["warehouse"].query("SELECT count(*) AS n FROM brief_deliveries")["n"][0] == 0
 
         b["inbox"].hold = {"kate@example.com"}
         process, log = b["cli"].start("run", "--date", DAY)
