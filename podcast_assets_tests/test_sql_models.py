@@ -926,7 +926,7 @@ def test_product_models_run_on_a_seeded_warehouse(warehouse: WarehouseResource):
         [
             {"feed_url": "https://a.example/rss", "title": "Show A"},
             {"feed_url": "https://b.example/rss", "title": "Show B"},
-            {"feed_url": "https://quiet.example/rss", "title": "Quiet"},
+            {"feed_url": "https://quiet.example/rss", "title": "Quiet", "last_error": "feed is not well-formed XML"},
         ],
     )
     insert_rows(
@@ -952,14 +952,14 @@ def test_product_models_run_on_a_seeded_warehouse(warehouse: WarehouseResource):
 
     health = warehouse.query(
         "SELECT feed_url, episodes_found, episodes_ok, episodes_failed, transcripts_asr, transcripts_publisher,"
-        " publisher_transcript_share, audio_hours, asr_speed_x_realtime"
+        " publisher_transcript_share, audio_hours, asr_speed_x_realtime, feed_last_error"
         " FROM marts.daily_feed_health WHERE partition_date = ? ORDER BY feed_url",
         [dt.date.fromisoformat(DAY_1)],
     )
     assert health.rows() == [
-        ("https://a.example/rss", 2, 1, 1, 1, 0, 0.0, 1.5, 10.0),
-        ("https://b.example/rss", 1, 1, 0, 0, 1, 1.0, 0.5, None),
-        ("https://quiet.example/rss", 0, 0, 0, 0, 0, None, 0.0, None),
+        ("https://a.example/rss", 2, 1, 1, 1, 0, 0.0, 1.5, 10.0, None),
+        ("https://b.example/rss", 1, 1, 0, 0, 1, 1.0, 0.5, None, None),
+        ("https://quiet.example/rss", 0, 0, 0, 0, 0, None, 0.0, None, "feed is not well-formed XML"),
     ]
 
     trends = dict(

@@ -1,5 +1,6 @@
 -- Per feed and day: episodes found, ok and failed, how their transcripts were made (publisher or ASR),
--- and hours of audio. Every registered feed gets a row, so a feed that went silent shows up as zeros.
+-- and hours of audio. Every registered feed gets a row, so a feed that went silent shows up as zeros, and a feed
+-- that could not be read (down, refused, not well-formed XML) shows its latest poll error.
 {{ config(materialized='partition') }}
 with day_episodes as (
     select *
@@ -14,7 +15,7 @@ day_transcripts as (
 ),
 
 registered as (
-    select feed_url, title
+    select feed_url, title, last_error
     from {{ source('warehouse', 'feeds') }}
     where added_at is null or cast(added_at as date) <= {{ partition_date }}
 ),
@@ -65,7 +66,8 @@ select
     coalesce(ec.audio_hours, 0) as audio_hours,
     coalesce(tc.asr_audio_s, 0) / 3600.0 as asr_audio_hours,
     -- Seconds of audio transcribed per second of wall time (x real time).
-    tc.asr_audio_s / nullif(tc.asr_wall_s, 0) as asr_speed_x_realtime
+    tc.asr_audio_s / nullif(tc.asr_wall_s, 0) as asr_speed_x_realtime,
+    r.last_error as feed_last_error
 from all_feeds as f
 left join registered as r on r.feed_url = f.feed_url
 left join episode_counts as ec on ec.feed_url = f.feed_url
