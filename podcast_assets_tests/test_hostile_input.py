@@ -8,10 +8,8 @@ import datetime as dt
 import email
 import email.policy
 import gzip
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -273,16 +271,40 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
     assert hosts == [f"feeds.example.test:{port}"]
 
 
-def test_tls_keeps_the_host_name_for_sni_and_certificate_checks_while_connecting_to_the_checked_ip(tmp_path):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=feeds.example.test"]
-        + ["-addext", "subjectAltName=DNS:feeds.example.test", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
+def _self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
+    """A one-day certificate for `host` (subjectAltName DNS), made in-process: no openssl CLI needed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private_key, hashes.SHA256())
     )
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    return cert, key
+
+
+def test_tls_keeps_the_host_name_for_sni_and_certificate_checks_while_connecting_to_the_checked_ip(tmp_path):
+    cert, key = _self_signed_certificate(tmp_path, "feeds.example.test")
     server_names: list[str | None] = []
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
