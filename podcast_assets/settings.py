@@ -20,23 +20,23 @@ def home_dir() -> Path:
     return home
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @contextmanager
 def environment(values: dict[str, str | None]) -> Iterator[None]:
     """Set (or, with None, unset) environment variables for the block, then put them back as they were."""
     saved = {key: os.environ.get(key) for key in values}
     try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(values)
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(saved)
 
 
 def url_policy(allow_private_hosts: str | None = None) -> UrlPolicy:

@@ -56,8 +56,9 @@ class _Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Controller, _Inbox]]:
-    inbox = _Inbox()
+def smtp_server(inbox=None) -> Iterator[tuple[Controller, _Inbox]]:
+    """A real aiosmtpd server on 127.0.0.1; `inbox` is its handler (default: keeps every message)."""
+    inbox = inbox or _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 
 from podcast_assets.core.wer import normalize
-from podcast_assets.demo.network import Paragraph, all_episodes
+from podcast_assets.demo.network import all_episodes
+from podcast_assets.evaluation.network import Turn
 
 
-def paragraphs(kind: str) -> list[tuple[str, Paragraph]]:
+def paragraphs(kind: str) -> list[tuple[str, Turn]]:
     """(episode slug, paragraph) of every paragraph of `kind` in the demo network."""
-    return [(episode.slug, p) for _, episode in all_episodes() for p in episode.paragraphs if p.kind == kind]
+    return [(episode.slug, p) for _, episode in all_episodes() for p in episode.turns if p.kind == kind]
 
 
 def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, normalize(a), normalize(b)).ratio()
 
 
-def best_planted(text: str) -> tuple[float, str | None, Paragraph | None]:
+def best_planted(text: str) -> tuple[float, str | None, Turn | None]:
     """Closest planted insight paragraph to `text` (ASR and sentence cutting change the words a little)."""
     scored = [(similarity(text, p.text), slug, p) for slug, p in paragraphs("insight")]
     return max(scored, key=lambda s: s[0]) if scored else (0.0, None, None)

@@ -32,7 +32,6 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
 from podcast_assets.admin import add_subscriber
 from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
@@ -52,7 +51,7 @@ from podcast_assets.operations.run_processes import RUN_HOST_TAG, RUN_PID_TAG, h
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseLocked, WarehouseResource
 from podcast_assets.settings import LOCAL_DAGSTER_YAML
-from podcast_assets_tests.conftest import free_port
+from podcast_assets_tests.conftest import smtp_server
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = DEMO_DAY.isoformat()
@@ -102,14 +101,11 @@ class _CountingInbox:
 
 @contextmanager
 def _counting_smtp() -> Iterator[tuple[int, _CountingInbox]]:
-    inbox = _CountingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        inbox.release.set()
-        controller.stop()
+    with smtp_server(_CountingInbox()) as (controller, inbox):
+        try:
+            yield controller.port, inbox
+        finally:
+            inbox.release.set()  # a held transaction would keep the server from stopping
 
 
 class _ScriptedSmtp(socketserver.ThreadingTCPServer):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from podcast_assets.core.background import BACKGROUND_SENTENCES
-from podcast_assets.core.clustering import cluster_ideas, ctfidf_labels, summarize_clusters
+from podcast_assets.core.clustering import cluster_ideas, ctfidf_labels, idea_features, summarize_clusters
 from podcast_assets.core.discourse import ad_mask
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.insights import extract_insights
@@ -264,3 +264,19 @@ def test_rendering_has_timestamps_deep_links_also_on_and_related():
     assert 'Also on: <em>Morning Signal</em>, at <a href="https://y/b.mp3#t=754">12:34</a>' in rendered["html"]
     assert "Related: Related one. (Signal, at 0:05)" in rendered["txt"]
     assert "Also on: Morning Signal, at 12:34: https://y/b.mp3#t=754" in rendered["txt"]
+
+
+def test_two_picks_never_say_one_finding_even_when_clustering_kept_them_apart(embedder, background):
+    texts = [
+        "About 4 out of 5 wildfires in this country are started by people, from campfires to downed power lines.",
+        "A federal review finds roughly 80% of wildfires in the United States are sparked by people, not lightning.",
+        "Prescribed burns keep later wildfires out of the tree crowns, so the forest survives the next big fire.",
+    ]
+    vectors = embedder.encode(texts)
+    candidates = [Candidate(str(i), f"ep{i}", f"show{i}", f"c{i}", 0.8, 0.5) for i in range(3)]
+    interests = embedder.encode(interest_phrases("wildfires, forest fire prevention"))
+    unchecked = choose_brief(candidates, vectors, interests, background)
+    assert {"0", "1"} <= {p.insight_id for p in unchecked}  # separate clusters alone let both through
+    checked = choose_brief(candidates, vectors, interests, background, [idea_features(t) for t in texts])
+    picked = {p.insight_id for p in checked}
+    assert len(picked & {"0", "1"}) == 1 and "2" in picked  # same number, same claim: one of them

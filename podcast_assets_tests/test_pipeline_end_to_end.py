@@ -22,11 +22,7 @@ from podcast_assets.runner import run_day
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 from podcast_assets_tests.planted import ad_likeness, best_planted, planted_theme
 
-THEME_OF = {
-    "ada@example.com": "batteries",
-    "grace@example.com": "ai_interpretability",
-    "linus@example.com": "sleep",
-}
+THEME_OF = {s["email"]: s["theme"] for s in DEMO_SUBSCRIBERS}
 NOBODY = "nobody@example.com"
 GRID_ONLY = "grid-only@example.com"
 

@@ -7,7 +7,7 @@ import pytest
 
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.wer import word_error_rate
-from podcast_assets.demo.network import DEEP_REST, episode_script
+from podcast_assets.demo.network import DEEP_REST
 from podcast_assets.resources.transcriber import TranscriberResource, packaged_model_dir
 from podcast_assets_tests.conftest import real_fixture
 
@@ -24,7 +24,7 @@ def test_demo_episode_word_error_rate_under_ten_percent(transcriber):
     result = transcriber.transcribe(decode_16k_mono(MEDIA / f"{episode.slug}.mp3"))
     hypothesis = " ".join(s.text for s in result.segments)
     assert result.language == "en"
-    assert word_error_rate(episode_script(episode), hypothesis) < 0.10
+    assert word_error_rate(episode.script, hypothesis) < 0.10
     assert all(a.end_s <= b.start_s + 0.5 for a, b in zip(result.segments, result.segments[1:], strict=False))
 
 

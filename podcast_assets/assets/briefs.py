@@ -10,6 +10,7 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.atomic_files import atomic_write_text
 from podcast_assets.core.background import BACKGROUND_SENTENCES
+from podcast_assets.core.clustering import idea_features
 from podcast_assets.core.ranking import Candidate, choose_brief
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
@@ -144,6 +145,7 @@ def briefs(
         context.log.warning(f"no insights for {day}: no episodes, transcripts or usable passages, so no briefs")
     # Built once per run; each subscriber only narrows them down.
     background_vectors = embedder.encode(list(BACKGROUND_SENTENCES)) if rows else None
+    features = [idea_features(r["text"]) for r in rows]
     by_id = {r["insight_id"]: r for r in rows}
     candidates = [
         Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
@@ -164,7 +166,7 @@ def briefs(
             vectors[keep],
             interest_vectors,
             background_vectors,
-            [rows[i]["text"] for i in keep],
+            [features[i] for i in keep],
         )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))

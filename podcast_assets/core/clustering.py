@@ -50,15 +50,26 @@ def content_words(text: str) -> set[str]:
     return words
 
 
-def _bonus(words_a: set[str], words_b: set[str], stated_a: set, stated_b: set) -> float:
-    union = words_a | words_b
-    bonus = LEXICAL_WEIGHT * (len(words_a & words_b) / len(union) if union else 0.0)
-    return bonus + (QUANTITY_BONUS if share_a_quantity(stated_a, stated_b) else 0.0)
+@dataclass(frozen=True)
+class IdeaFeatures:
+    """What idea similarity adds to the cosine, computed once per passage."""
+
+    words: frozenset[str]
+    stated: frozenset[tuple[str, float]]
 
 
-def pair_idea_similarity(text_a: str, text_b: str, cosine: float) -> float:
+def idea_features(text: str) -> IdeaFeatures:
+    return IdeaFeatures(frozenset(content_words(text)), frozenset(quantities(text)))
+
+
+MAX_IDEA_BONUS = LEXICAL_WEIGHT + QUANTITY_BONUS
+
+
+def pair_idea_similarity(a: IdeaFeatures, b: IdeaFeatures, cosine: float) -> float:
     """Idea similarity of two passages of different episodes, given their embedding cosine."""
-    return cosine + _bonus(content_words(text_a), content_words(text_b), quantities(text_a), quantities(text_b))
+    union = a.words | b.words
+    lexical = LEXICAL_WEIGHT * (len(a.words & b.words) / len(union) if union else 0.0)
+    return cosine + lexical + (QUANTITY_BONUS if share_a_quantity(a.stated, b.stated) else 0.0)
 
 
 def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[str]) -> np.ndarray:

@@ -18,8 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, pair_idea_similarity
-from podcast_assets.core.quantities import quantities, share_a_quantity
+from podcast_assets.core.clustering import (
+    MAX_IDEA_BONUS,
+    SAME_IDEA_SIMILARITY,
+    IdeaFeatures,
+    pair_idea_similarity,
+)
+from podcast_assets.core.quantities import share_a_quantity
 
 # all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
 # most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
@@ -124,21 +129,24 @@ def choose_brief(
     vectors: np.ndarray,
     interest_vectors: np.ndarray,
     background_vectors: np.ndarray | None = None,
-    texts: list[str] | None = None,
+    features: list[IdeaFeatures] | None = None,
     size: int = BRIEF_SIZE,
 ) -> list[Pick]:
     """Greedy top-`size` among on-topic insights: best score first, at most one per cluster and never two that
-    say the same idea (by `texts`, when given), a small penalty per insight already taken from the same episode;
-    then "also on" and related insights, none shown twice."""
+    say the same idea (by their `features`, when given), a small penalty per insight already taken from the same
+    episode; then "also on" and related insights, none shown twice."""
 
     def same_idea(i: int, j: int) -> bool:
-        if texts is None or candidates[i].episode_id == candidates[j].episode_id:
+        if features is None or candidates[i].episode_id == candidates[j].episode_id:
             return False
-        similarity = pair_idea_similarity(texts[i], texts[j], float(vectors[i] @ vectors[j]))
+        cosine = float(vectors[i] @ vectors[j])
+        if cosine + MAX_IDEA_BONUS < SAME_IDEA_SIMILARITY:
+            return False  # too far apart for words or numbers to make them one idea
+        similarity = pair_idea_similarity(features[i], features[j], cosine)
         if similarity >= NEAR_DUPLICATE_SIMILARITY:
             return True
         # Close, and the same number: "4 out of 5 fires" and "80% of fires" are one finding.
-        return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(quantities(texts[i]), quantities(texts[j]))
+        return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(features[i].stated, features[j].stated)
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
     scored = relevance(vectors, interest_vectors, background)

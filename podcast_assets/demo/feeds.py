@@ -51,7 +51,7 @@ def render_feed(show: NetworkShow, base_url: str, network: Network | None = None
             "pub_date": email.utils.format_datetime(e.published_at, usegmt=True),
             "updated": e.published_at.isoformat(),
             "audio_url": f"{base_url}/media/{e.slug}.mp3",
-            "audio_length": len(media_bytes(f"{e.slug}.mp3", network)),
+            "audio_length": (network.media_dir / f"{e.slug}.mp3").stat().st_size,
             "transcript_url": f"{base_url}/transcripts/{e.slug}.vtt" if e.publisher_transcript else None,
             "summary": e.description or e.title,
         }

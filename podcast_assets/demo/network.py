@@ -1,15 +1,17 @@
 # ruff: noqa: E501  (the episode scripts are prose, one paragraph per line)
 """The built-in demo network: four shows, scripted episodes with planted insights, ads and filler.
 
-The scripts are the ground truth for tests: every paragraph says what it is (`insight`, `ad`, `filler`),
-which theme and idea it plants, and which voice speaks it. `build_media.py` turns them into the MP3s
+The scripts are the ground truth for tests and `podcast-brief eval demo`, in the labeled-network types of
+`podcast_assets.evaluation.network`: every turn says what it is (`insight`, `ad`, `filler`), which theme and
+idea it plants, and which voice speaks it. `build_media.py` turns them into the MP3s
 under `media/` once; the demo HTTP server renders the feeds from this module at serve time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+
+from podcast_assets.evaluation.network import NetworkEpisode, NetworkShow, Turn
 
 DEMO_DAY = dt.date(2026, 11, 24)
 PREVIOUS_DAY = DEMO_DAY - dt.timedelta(days=1)
@@ -24,53 +26,37 @@ VOICES = {
 }
 
 
-@dataclass(frozen=True)
-class Paragraph:
-    kind: str  # "insight", "ad" or "filler"
-    text: str
-    voice: str = "host"  # "host" or "guest"
-    theme: str | None = None  # for insights: "batteries", "ai_interpretability", "sleep"
-    idea: str | None = None  # for insights: one id per idea; two shows saying one idea share it
-
-
-@dataclass(frozen=True)
-class Episode:
-    slug: str
-    title: str
-    published_at: dt.datetime
-    paragraphs: tuple[Paragraph, ...]
-    publisher_transcript: bool = False  # serve a WebVTT transcript through podcast:transcript
-    description: str = ""  # the feed's show notes (whisper is prompted with them)
-
-
-@dataclass(frozen=True)
-class Show:
-    slug: str
-    title: str
-    description: str
-    host_voice: str
-    guest_voice: str
-    feed_format: str  # "rss" or "atom"
-    episodes: tuple[Episode, ...] = field(default_factory=tuple)
+def _show(
+    slug: str,
+    title: str,
+    description: str,
+    host_voice: str,
+    guest_voice: str,
+    feed_format: str,
+    episodes: tuple[NetworkEpisode, ...],
+) -> NetworkShow:
+    return NetworkShow(
+        slug, title, description, feed_format, episodes, {"host": VOICES[host_voice], "guest": VOICES[guest_voice]}
+    )
 
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
 
 
-def I(theme: str, idea: str, text: str, voice: str = "guest") -> Paragraph:  # noqa: E743
-    return Paragraph("insight", text, voice, theme, idea)
+def I(theme: str, idea: str, text: str, voice: str = "guest") -> Turn:  # noqa: E743
+    return Turn("insight", text, voice, theme, idea)
 
 
-def AD(text: str) -> Paragraph:
-    return Paragraph("ad", text, "host")
+def AD(text: str) -> Turn:
+    return Turn("ad", text, "host")
 
 
-def F(text: str, voice: str = "host") -> Paragraph:
-    return Paragraph("filler", text, voice)
+def F(text: str, voice: str = "host") -> Turn:
+    return Turn("filler", text, voice)
 
 
-GRID_REPORT = Show(
+GRID_REPORT = _show(
     slug="grid-report",
     title="The Grid Report",
     description="Energy storage and the power grid, every week.",
@@ -78,12 +64,12 @@ GRID_REPORT = Show(
     guest_voice="us_m2",
     feed_format="rss",
     episodes=(
-        Episode(
+        NetworkEpisode(
             slug="grid-report-41",
             title="Sodium steps up",
             description="A battery chemist on sodium-ion cells, why solid-state batteries keep failing, and California's grid batteries at the evening peak.",
             published_at=_at(DEMO_DAY, 6, 30),
-            paragraphs=(
+            turns=(
                 F("Welcome back to the Grid Report. I'm your host Sam, and today my guest is a battery chemist."),
                 I(
                     "batteries",
@@ -107,12 +93,12 @@ GRID_REPORT = Show(
                 F("That's all for today. Thanks for listening, and don't forget to subscribe."),
             ),
         ),
-        Episode(
+        NetworkEpisode(
             slug="grid-report-42",
             title="Batteries that last a hundred hours",
             description="Iron-air batteries for calm winter weeks, and what battery recycling plants get back out of old packs.",
             published_at=_at(DEMO_DAY, 15, 0),
-            paragraphs=(
+            turns=(
                 F("Hello and welcome to another episode of the Grid Report. Thanks to everyone who left us a review."),
                 I(
                     "batteries",
@@ -131,12 +117,12 @@ GRID_REPORT = Show(
                 F("We will be back next week with more from the world of energy. Bye for now."),
             ),
         ),
-        Episode(
+        NetworkEpisode(
             slug="grid-report-40",
             title="Heat pumps and the winter peak",
             description="Heat pumps in deep cold and the winter peak.",
             published_at=_at(PREVIOUS_DAY, 7, 0),
-            paragraphs=(
+            turns=(
                 F("Welcome to the Grid Report. Today we talk about winter."),
                 I(
                     "heat",
@@ -149,7 +135,7 @@ GRID_REPORT = Show(
     ),
 )
 
-MODEL_BEHAVIOR = Show(
+MODEL_BEHAVIOR = _show(
     slug="model-behavior",
     title="Model Behavior",
     description="Conversations about how neural networks think.",
@@ -157,12 +143,12 @@ MODEL_BEHAVIOR = Show(
     guest_voice="us",
     feed_format="rss",
     episodes=(
-        Episode(
+        NetworkEpisode(
             slug="model-behavior-17",
             title="Looking inside Mamba",
             description="An interpretability researcher on Mamba, mixture-of-experts routing and sparse autoencoders.",
             published_at=_at(DEMO_DAY, 9, 0),
-            paragraphs=(
+            turns=(
                 F("Hi everyone, welcome to Model Behavior. I'm joined today by an interpretability researcher."),
                 I(
                     "ai_interpretability",
@@ -185,12 +171,12 @@ MODEL_BEHAVIOR = Show(
                 F("Thanks so much for coming on the show. And thank you all for listening."),
             ),
         ),
-        Episode(
+        NetworkEpisode(
             slug="model-behavior-18",
             title="When the explanation is a story",
             description="Chain-of-thought explanations, lie-detecting probes on hidden activations, and circuit tracing of how a model writes a poem.",
             published_at=_at(DEMO_DAY, 18, 0),
-            paragraphs=(
+            turns=(
                 F("Welcome back to Model Behavior. Let's get right into it."),
                 I(
                     "ai_interpretability",
@@ -216,7 +202,7 @@ MODEL_BEHAVIOR = Show(
     ),
 )
 
-DEEP_REST = Show(
+DEEP_REST = _show(
     slug="deep-rest",
     title="Deep Rest",
     description="The science of sleep, explained.",
@@ -224,12 +210,12 @@ DEEP_REST = Show(
     guest_voice="us_m1",
     feed_format="atom",
     episodes=(
-        Episode(
+        NetworkEpisode(
             slug="deep-rest-8",
             title="Cold rooms and short nights",
             description="Short nights and catching colds, the best bedroom temperature, and morning sunlight.",
             published_at=_at(DEMO_DAY, 5, 0),
-            paragraphs=(
+            turns=(
                 F("Welcome to Deep Rest, the show about the science of sleep. I'm your host."),
                 I(
                     "sleep",
@@ -252,12 +238,12 @@ DEEP_REST = Show(
                 F("That is it for this week. Sleep well, everyone."),
             ),
         ),
-        Episode(
+        NetworkEpisode(
             slug="deep-rest-9",
             title="The caffeine clock",
             description="Caffeine's half-life, weekend catch-up sleep, and what deep sleep clears from the brain.",
             published_at=_at(DEMO_DAY, 12, 0),
-            paragraphs=(
+            turns=(
                 F("Hello, and welcome back to Deep Rest. Before we start, a quick thank you to our listeners."),
                 I(
                     "sleep",
@@ -283,7 +269,7 @@ DEEP_REST = Show(
     ),
 )
 
-MORNING_SIGNAL = Show(
+MORNING_SIGNAL = _show(
     slug="morning-signal",
     title="Morning Signal",
     description="The science and technology news you need, in ten minutes.",
@@ -291,12 +277,12 @@ MORNING_SIGNAL = Show(
     guest_voice="gb",
     feed_format="rss",
     episodes=(
-        Episode(
+        NetworkEpisode(
             slug="morning-signal-301",
             title="Cheap sodium, lying models and sick sleepers",
             description="Sodium-ion prices, fast charging and battery ageing, probes that catch language models lying, and short sleep.",
             published_at=_at(DEMO_DAY, 7, 0),
-            paragraphs=(
+            turns=(
                 F("Good morning and welcome to Morning Signal, your daily science briefing."),
                 I(
                     "batteries",
@@ -328,13 +314,13 @@ MORNING_SIGNAL = Show(
                 F("That's the signal for today. See you tomorrow morning."),
             ),
         ),
-        Episode(
+        NetworkEpisode(
             slug="morning-signal-302",
             title="Hundred hour batteries and weekend sleep",
             description="Hundred-hour iron-air batteries, interpretability beyond transformers, and weekend sleep.",
             published_at=_at(DEMO_DAY, 19, 30),
             publisher_transcript=True,
-            paragraphs=(
+            turns=(
                 F("Good evening, this is a special edition of Morning Signal."),
                 I(
                     "batteries",
@@ -363,23 +349,25 @@ MORNING_SIGNAL = Show(
     ),
 )
 
-SHOWS: tuple[Show, ...] = (GRID_REPORT, MODEL_BEHAVIOR, DEEP_REST, MORNING_SIGNAL)
+SHOWS: tuple[NetworkShow, ...] = (GRID_REPORT, MODEL_BEHAVIOR, DEEP_REST, MORNING_SIGNAL)
 
 # Demo subscribers: one per theme, plus one with interests that the network never speaks about.
 DEMO_SUBSCRIBERS = (
-    {"email": "ada@example.com", "name": "Ada", "interests": "battery chemistry, energy storage, electric grid"},
+    {
+        "email": "ada@example.com",
+        "name": "Ada",
+        "interests": "battery chemistry, energy storage, electric grid",
+        "theme": "batteries",
+    },
     {
         "email": "grace@example.com",
         "name": "Grace",
         "interests": "AI interpretability, how language models work inside",
+        "theme": "ai_interpretability",
     },
-    {"email": "linus@example.com", "name": "Linus", "interests": "sleep science, health, insomnia"},
+    {"email": "linus@example.com", "name": "Linus", "interests": "sleep science, health, insomnia", "theme": "sleep"},
 )
 
 
-def all_episodes() -> list[tuple[Show, Episode]]:
+def all_episodes() -> list[tuple[NetworkShow, NetworkEpisode]]:
     return [(show, episode) for show in SHOWS for episode in show.episodes]
-
-
-def episode_script(episode: Episode) -> str:
-    return " ".join(p.text for p in episode.paragraphs)

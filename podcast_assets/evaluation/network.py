@@ -174,39 +174,8 @@ def load_network(folder: Path | str) -> Network:
     )
 
 
-# The demo's paragraphs say insight/ad/filler; its filler is intros, outros and chatter alike.
-_DEMO_THEMES = {
-    "ada@example.com": "batteries",
-    "grace@example.com": "ai_interpretability",
-    "linus@example.com": "sleep",
-}
-
-
 def demo_network() -> Network:
     from podcast_assets.demo import network as demo
 
-    shows = tuple(
-        NetworkShow(
-            show.slug,
-            show.title,
-            show.description,
-            show.feed_format,
-            tuple(
-                NetworkEpisode(
-                    episode.slug,
-                    episode.title,
-                    episode.published_at,
-                    tuple(Turn(p.kind, p.text, p.voice, p.theme, p.idea) for p in episode.paragraphs),
-                    episode.description,
-                    episode.publisher_transcript,
-                )
-                for episode in show.episodes
-            ),
-            {"host": demo.VOICES[show.host_voice], "guest": demo.VOICES[show.guest_voice]},
-        )
-        for show in demo.SHOWS
-    )
-    subscribers = tuple(
-        Subscriber(s["email"], s["name"], s["interests"], _DEMO_THEMES.get(s["email"])) for s in demo.DEMO_SUBSCRIBERS
-    )
-    return Network("demo", demo.DEMO_DAY, shows, subscribers, Path(demo.__file__).parent / "media", pause_s=1.2)
+    subscribers = tuple(Subscriber(s["email"], s["name"], s["interests"], s["theme"]) for s in demo.DEMO_SUBSCRIBERS)
+    return Network("demo", demo.DEMO_DAY, demo.SHOWS, subscribers, Path(demo.__file__).parent / "media", pause_s=1.2)
