@@ -252,10 +252,9 @@ def test_production_instance_runs_on_postgres(tmp_path, home, site):
     from podcast_assets.demo.feeds import publish_network
     from podcast_assets.demo.network import DEMO_DAY
     from podcast_assets.deployment import set_pool_limits
-    from podcast_assets.resources.warehouse import WarehouseResource
 
     urls = publish_network(site)
-    add_feed(WarehouseResource(), urls[0])
+    add_feed(CatalogResource(), urls[0])
     with postgres_server() as port, production_instance(tmp_path, port) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         set_pool_limits(instance, {"gpu": 2})
@@ -388,7 +387,7 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
             "PODCAST_BRIEF_WAREHOUSE_PATH": str(tmp_path / "in-process" / "warehouse.duckdb"),
         }
         with patched_env(reference_env), _definitions_for("production"):
-            register_demo(WarehouseResource(), site)
+            register_demo(CatalogResource(), site)
             with dg.DagsterInstance.ephemeral() as ephemeral:
                 assert run_day(DEMO_DAY_FOR_SCALE, ephemeral).success
             expected = _day_results(WarehouseResource())
@@ -402,7 +401,7 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         }
         with patched_env(celery_env), production_instance(tmp_path, pg_port) as instance:
-            register_demo(WarehouseResource(), site)
+            register_demo(CatalogResource(), site)
             worker_env = {**os.environ, "PODCAST_BRIEF_DEPLOYMENT": "celery"}
             with (
                 celery_worker("dagster", "cpu", worker_env, tmp_path / "cpu.log") as cpu_worker,

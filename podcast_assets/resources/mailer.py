@@ -81,6 +81,8 @@ class OutgoingBrief:
     html: str
     message_id: str
     outbox_name: str
+    # (https URL, mailto URL) for List-Unsubscribe with RFC 8058 one-click; None for mail that is no subscription.
+    list_unsubscribe: tuple[str, str] | None = None
 
 
 def build_message(sender: str, brief: OutgoingBrief) -> EmailMessage:
@@ -94,6 +96,10 @@ def build_message(sender: str, brief: OutgoingBrief) -> EmailMessage:
     message["Subject"] = header_text(brief.subject, 300)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = brief.message_id
+    if brief.list_unsubscribe:
+        https_url, mailto_url = brief.list_unsubscribe
+        message["List-Unsubscribe"] = f"<{https_url}>, <{mailto_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(brief.text)
     message.add_alternative(brief.html, subtype="html")
     return message
