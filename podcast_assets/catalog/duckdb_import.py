@@ -26,7 +26,9 @@ def _legacy_rows(path: Path) -> dict[str, list[dict]]:
             columns = [c[0] for c in cursor.description]
             wanted = set(table.columns.keys())
             found[table.name] = [
-                {k: v for k, v in zip(columns, row, strict=True) if k in wanted} for row in cursor.fetchall()
+                # None left out: the catalog's defaults apply (e.g. `paused`, which older homes lack)
+                {k: v for k, v in zip(columns, row, strict=True) if k in wanted and v is not None}
+                for row in cursor.fetchall()
             ]
         return found
     finally:

@@ -41,7 +41,7 @@ def check_email(email: str) -> str:
 def check_interests(interests: str) -> str:
     text = (interests or "").strip()
     if len(text) > MAX_INTERESTS_CHARS:
-        raise InvalidSubscriber(f"interests are limited to {MAX_INTERESTS_CHARS} characters")
+        raise InvalidSubscriber(f"interests: at most {MAX_INTERESTS_CHARS} characters")
     if len(parse_interests(text)) > MAX_INTEREST_PHRASES:
         raise InvalidSubscriber(f"at most {MAX_INTEREST_PHRASES} interests, separated by commas")
     return text
