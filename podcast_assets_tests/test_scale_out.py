@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from podcast_assets.catalog import CatalogResource
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -434,3 +435,114 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
         assert actual[table] == rows, table
     assert {status for _, status in actual["deliveries"]} == {"sent"}
     assert len(inbox.messages) == 2 * len(actual["deliveries"])  # each run sent its own day once
+
+
+# ---------------------------------------------------------------- the catalog on PostgreSQL
+
+
+def _catalog_database(port: int, name: str) -> str:
+    """A database for the catalog on the throwaway cluster; returns its SQLAlchemy URL."""
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            PG_ENV["DAGSTER_PG_USERNAME"],
+            "-d",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE {name}",
+        ],
+        check=True,
+        timeout=30,
+        env={**os.environ, "PGPASSWORD": PG_ENV["DAGSTER_PG_PASSWORD"]},
+        capture_output=True,
+    )
+    user, password = PG_ENV["DAGSTER_PG_USERNAME"], PG_ENV["DAGSTER_PG_PASSWORD"]
+    return f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/{name}"
+
+
+@pytest.mark.scale_out
+def test_catalog_on_postgres_serves_the_web_app_and_the_delivery_ledger(home):
+    """PODCAST_BRIEF_CATALOG_URL on a real PostgreSQL: migrations (two processes' worth at once), the web app's
+    sign-up -> confirm -> one-click unsubscribe over HTTP with aiosmtpd, and the delivery ledger sending once."""
+    import re
+    import threading
+    from email import message_from_bytes, policy
+
+    import httpx
+    import sqlalchemy as sa
+
+    from podcast_assets.admin import add_subscriber, receiving_subscribers
+    from podcast_assets.catalog import resource as catalog_resource
+    from podcast_assets.catalog import tables as t
+    from podcast_assets.demo.network import DEMO_DAY
+    from podcast_assets.operations.deliveries import deliver_day, sent_twice
+    from podcast_assets.resources.mailer import MailerResource
+    from podcast_assets.resources.warehouse import WarehouseResource
+    from podcast_assets.web.server import WebServer
+
+    with postgres_server() as port, smtp_server() as (smtp, inbox):
+        url = _catalog_database(port, "catalog")
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        errors = []
+
+        def migrate() -> None:
+            try:
+                catalog_resource._migrate(engine)
+            except Exception as error:  # noqa: BLE001 (collected, asserted below)
+                errors.append(error)
+
+        first_uses = [threading.Thread(target=migrate) for _ in range(3)]
+        for thread in first_uses:
+            thread.start()
+        for thread in first_uses:
+            thread.join(timeout=60)
+        assert not errors, errors
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+
+        env = {
+            "PODCAST_BRIEF_CATALOG_URL": url,
+            "PODCAST_BRIEF_SMTP_HOST": "127.0.0.1",
+            "PODCAST_BRIEF_SMTP_PORT": str(smtp.port),
+        }
+        with patched_env(env), WebServer(port=0) as web, patched_env({"PODCAST_BRIEF_PUBLIC_URL": web.base_url}):
+            catalog = CatalogResource()
+            assert catalog.engine().dialect.name == "postgresql"
+            with httpx.Client(base_url=web.base_url, timeout=30) as client:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+                signup = client.post("/signup", data={"csrf": csrf, "email": "pg@example.com", "interests": "grid"})
+                assert signup.status_code == 200
+                ((_, raw),) = inbox.messages
+                body = message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+                token = re.search(r"/confirm\?t=(\S+)", body).group(1)
+                assert client.post("/confirm", data={"csrf": csrf, "t": token}).status_code == 200
+            assert [s["email"] for s in receiving_subscribers(catalog)] == ["pg@example.com"]
+
+            subscriber_id = add_subscriber(catalog, "ops@example.com", "batteries", "Ops")
+            warehouse = WarehouseResource()
+            warehouse.execute(
+                "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# B', '<p>B</p>', 'B', NULL)",
+                [DEMO_DAY, subscriber_id],
+            )
+            mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=smtp.port)
+            assert deliver_day(warehouse, catalog, mailer, DEMO_DAY, log=lambda _: None)["sent"] == 1
+            assert deliver_day(warehouse, catalog, mailer, DEMO_DAY, log=lambda _: None)["already_delivered"] == 1
+            assert sent_twice(catalog, DEMO_DAY).is_empty()
+            (_, raw) = inbox.messages[-1]
+            brief = message_from_bytes(raw, policy=policy.default)
+            one_click = re.match(r"<([^>]+)>", brief["List-Unsubscribe"]).group(1)
+            response = httpx.post(
+                one_click,
+                content=b"List-Unsubscribe=One-Click",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert response.status_code == 200
+            assert [s["email"] for s in receiving_subscribers(catalog)] == ["pg@example.com"]
+            (ops,) = catalog.rows(sa.select(t.subscribers).where(t.subscribers.c.email == "ops@example.com"))
+            assert ops["active"] is False and ops["unsubscribed_at"] is not None
+        catalog_resource._READY.pop(url, None)  # the cluster goes away with this test
