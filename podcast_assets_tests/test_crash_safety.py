@@ -245,10 +245,12 @@ def _runs_of(instance: dg.DagsterInstance, pid: int) -> list[dg.DagsterRun]:
 
 
 def _step_logged(instance: dg.DagsterInstance, pid: int, step_key: str, text: str = "") -> bool:
-    """The run started by process `pid` has an event of `step_key` whose message contains `text`."""
+    """The run started by process `pid` has an event of `step_key` (or of a step inside that graph-backed asset,
+    e.g. `transcripts.transcribe_shard[...]`) whose message contains `text`."""
     for run in _runs_of(instance, pid):
         for entry in instance.all_logs(run.run_id):
-            if entry.step_key == step_key and text in (entry.user_message or ""):
+            key = entry.step_key or ""
+            if (key == step_key or key.startswith(f"{step_key}.")) and text in (entry.user_message or ""):
                 return True
     return False
 

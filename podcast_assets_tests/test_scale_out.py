@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.core.sharding import shard_key
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,13 +122,16 @@ def test_kubernetes_deployment_loads_with_k8s_executor_and_gpu_pod_config():
         assert job.executor_def.name == "k8s"
         schema = job.executor_def.config_schema.config_type  # the configured executor validated its config
         assert schema is not None and K8S_EXECUTOR_CONFIG["max_concurrent"] == 8
-        for name in ("transcripts", "insight_embeddings"):
-            tags = defs.resolve_assets_def(name).op.tags
+        shard_op = defs.resolve_assets_def("transcripts").node_def.node_named("transcribe_shard").definition
+        for tags in (shard_op.tags, defs.resolve_assets_def("insight_embeddings").op.tags):
             pod = get_user_defined_k8s_config(tags)  # raises on a malformed dagster-k8s/config tag
             assert pod.container_config["resources"]["limits"]["nvidia.com/gpu"] == "1"
             assert pod.pod_spec_config["node_selector"] == {"nvidia.com/gpu.present": "true"}
-        cpu = get_user_defined_k8s_config(defs.resolve_assets_def("episodes").op.tags)
-        assert not cpu.container_config
+        for tags in (
+            defs.resolve_assets_def("episodes").op.tags,
+            defs.resolve_assets_def("transcripts").node_def.node_named("write_transcripts").definition.tags,
+        ):
+            assert not get_user_defined_k8s_config(tags).container_config
         assert "alert_webhook" in defs.resources
 
 
@@ -356,20 +360,25 @@ def _day_results(warehouse) -> dict[str, list]:
 
 
 DEMO_DAY_FOR_SCALE = dt.date(2026, 11, 24)
-GPU_STEPS = {"transcripts", "insight_embeddings"}
+# transcripts fans out: one step per shard of the day, `gpu` queue; the plan and write steps run on the CPU queue.
+SHARDS = 4
+SHARD_STEPS = {f"transcripts.transcribe_shard[{shard_key(i, SHARDS)}]" for i in range(SHARDS)}
+GPU_STEPS = SHARD_STEPS | {"insight_embeddings"}
 
 
 @pytest.mark.scale_out
 @pytest.mark.slow
 def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
     """The daily job of the demo day through the celery executor (Redis broker, Postgres instance from
-    deploy/dagster.yaml), a default-queue worker and a `gpu`-queue worker: same tables as the in-process run,
-    and the GPU-tagged steps ran in the gpu worker's processes. (There is no GPU here: the `gpu` worker runs
-    whisperx and MiniLM on CPU; the routing is what is tested.) ~3-4 minutes on 2 cores."""
+    deploy/dagster.yaml), a default-queue worker and two `gpu`-queue workers: the day's transcription fans out
+    into 4 shard steps that both gpu workers take, and the tables equal the in-process run's (2 shards, one
+    process). (There is no GPU here: the `gpu` workers run whisperx and MiniLM on CPU; the routing and the
+    fan-out are what is tested.) ~4-5 minutes on 2 cores."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from podcast_assets.demo.run import register_demo
     from podcast_assets.demo.server import SiteServer
+    from podcast_assets.deployment import set_pool_limits
     from podcast_assets.resources.warehouse import WarehouseResource
     from podcast_assets.runner import run_day
 
@@ -403,16 +412,23 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
         }
         with patched_env(celery_env), production_instance(tmp_path, pg_port) as instance:
             register_demo(CatalogResource(), site)
+            set_pool_limits(instance, {"gpu": 2})  # two GPU workers: two shards at once
             worker_env = {**os.environ, "PODCAST_BRIEF_DEPLOYMENT": "celery"}
             with (
                 celery_worker("dagster", "cpu", worker_env, tmp_path / "cpu.log") as cpu_worker,
-                celery_worker("gpu", "gpu", worker_env, tmp_path / "gpu.log") as gpu_worker,
+                celery_worker("gpu", "gpu1", worker_env, tmp_path / "gpu1.log") as gpu_worker,
+                celery_worker("gpu", "gpu2", worker_env, tmp_path / "gpu2.log") as second_gpu_worker,
             ):
                 with _definitions_for("celery"):  # this process too: the job's executor is celery
                     job = ReconstructableRepository.for_module(
                         "podcast_assets.definitions", "defs", working_directory=str(ROOT)
                     ).get_reconstructable_job("daily_brief")
-                    result = dg.execute_job(job, instance, tags={"dagster/partition": day})
+                    result = dg.execute_job(
+                        job,
+                        instance,
+                        tags={"dagster/partition": day},
+                        run_config={"resources": {"transcriber": {"config": {"shards": SHARDS}}}},
+                    )
                 assert result.success, [e.message for e in result.all_events if e.is_step_failure]
                 # The celery executor records which worker took each step ("Celery worker": "<name>@<host>").
                 ran_in = {}
@@ -424,12 +440,14 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
                     metadata = event.engine_event_data.metadata if event.engine_event_data else {}
                     if "Celery worker" in metadata:
                         ran_in[event.step_key] = str(metadata["Celery worker"].value).split("@")[0]
-                assert cpu_worker.poll() is None and gpu_worker.poll() is None
+                assert all(w.poll() is None for w in (cpu_worker, gpu_worker, second_gpu_worker))
             assert instance.get_run_by_id(result.run_id).tags.get("dagster/partition") == day
             actual = _day_results(WarehouseResource())
 
-    assert {step for step, worker in ran_in.items() if worker == "gpu"} == GPU_STEPS, ran_in
-    assert set(ran_in.values()) == {"gpu", "cpu"} and "episodes" in ran_in and "briefs" in ran_in, ran_in
+    assert {step for step, worker in ran_in.items() if worker.startswith("gpu")} == GPU_STEPS, ran_in
+    assert {ran_in[step] for step in SHARD_STEPS} == {"gpu1", "gpu2"}, ran_in  # both workers took shards of the day
+    assert set(ran_in.values()) == {"gpu1", "gpu2", "cpu"} and "episodes" in ran_in and "briefs" in ran_in, ran_in
+    assert ran_in["transcripts.plan_transcript_shards"] == ran_in["transcripts.write_transcripts"] == "cpu", ran_in
     # Same day, same tables (subscriber ids are derived from emails, so the two homes agree).
     for table, rows in expected.items():
         assert actual[table] == rows, table
