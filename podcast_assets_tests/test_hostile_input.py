@@ -606,8 +606,8 @@ def hostile_world(home, site):
 def test_hostile_feeds_are_recorded_and_the_good_items_go_on(hostile_world, site):
     bomb = _gzip_bomb(100 * 1024 * 1024)
     with hostile_server({"/bomb.xml": serve_gzip(bomb), "/drip.xml": drip_body}) as hostile_base:
-        add_feed(hostile_world, hostile_base + "/bomb.xml")
-        add_feed(hostile_world, hostile_base + "/drip.xml")
+        add_feed(CatalogResource(), hostile_base + "/bomb.xml")
+        add_feed(CatalogResource(), hostile_base + "/drip.xml")
         started = time.monotonic()
         result = dg.materialize(
             [episodes],
