@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -13,8 +14,20 @@ _MARKER = "duckdb_import"
 _TABLES = (tables.feeds, tables.subscribers, tables.brief_deliveries, tables.delivery_attempts)
 
 
+def _open_read_only(path: Path, timeout_s: float = 60.0) -> duckdb.DuckDBPyConnection:
+    """DuckDB refuses readers while another process writes the file: wait for it, as the warehouse does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _legacy_rows(path: Path) -> dict[str, list[dict]]:
-    connection = duckdb.connect(str(path), read_only=True)
+    connection = _open_read_only(path)
     try:
         listed = connection.execute("SELECT table_name FROM information_schema.tables").fetchall()
         present = {name for (name,) in listed}

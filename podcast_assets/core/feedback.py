@@ -1,6 +1,6 @@
-""""More/less like this" moves a subscriber's interest vectors (a Rocchio update): toward the insights they liked,
-away from the ones they did not, each click weighted down with its age. The ranking itself is unchanged: it gets
-the moved vectors where it got the plain ones."""
+"""Feedback ("more/less like this") moves a subscriber's interest vectors (a Rocchio update): toward the insights
+they liked, away from the ones they did not, each click weighted down with its age. The ranking itself is
+unchanged: it gets the moved vectors where it got the plain ones."""
 
 from __future__ import annotations
 

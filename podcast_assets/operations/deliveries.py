@@ -200,6 +200,8 @@ def send_brief(
             .values(outcome=outcome.status, error=outcome.error, smtp_code=outcome.smtp_code, finished_at=finished)
         )
     return outcome
+
+
 def automatic_action(previous_status: str | None, resend_uncertain: bool) -> str:
     """What a run does with a brief, given its delivery status so far: `send`, or why it does not."""
     if previous_status is None or previous_status == FAILED:

@@ -102,7 +102,7 @@ def create_app(
                 raise HTTPException(403, CSRF_FAILED)
         return data
 
-    def subscriber_from(request: Request, purpose: str, token: str | None) -> str:
+    def subscriber_from(purpose: str, token: str | None) -> str:
         payload = sign().verify(purpose, token)
         subscriber_id = payload.get("s")
         if not isinstance(subscriber_id, str):
@@ -162,7 +162,7 @@ def create_app(
         if request.method == "POST":
             data = await form(request)
             token = str(data.get("t", ""))
-            subscriber_id = subscriber_from(request, "manage", token)
+            subscriber_id = subscriber_from("manage", token)
             try:
                 await run_in_threadpool(
                     subscriptions.update_preferences,
@@ -175,7 +175,7 @@ def create_app(
             except InvalidSubscriber as error:
                 return problem(request, 400, "Please check the form", str(error))
             saved = True
-        subscriber_id = subscriber_from(request, "manage", token)
+        subscriber_id = subscriber_from("manage", token)
         subscriber = await run_in_threadpool(subscriptions.get_subscriber, catalog, subscriber_id)
         if subscriber is None:
             raise BadToken("This link is not valid.")
@@ -196,7 +196,7 @@ def create_app(
 
     async def unsubscribe(request: Request) -> Response:
         token = request.query_params.get("t")
-        subscriber_id = subscriber_from(request, "unsubscribe", token)
+        subscriber_id = subscriber_from("unsubscribe", token)
         if request.method == "GET":
             return page(request, "unsubscribe.html.j2", token=token)
         # RFC 8058: a POST to the List-Unsubscribe URL (body "List-Unsubscribe=One-Click") unsubscribes at once.
@@ -225,7 +225,7 @@ def create_app(
 
     async def archive(request: Request) -> Response:
         token = request.query_params.get("t")
-        subscriber_id = subscriber_from(request, "manage", token)
+        subscriber_id = subscriber_from("manage", token)
         day_text = request.path_params.get("day")
         if day_text is None:
             days = await run_in_threadpool(subscriptions.archive_days, catalog, subscriber_id)
@@ -264,8 +264,6 @@ def create_app(
         Route("/healthz", health),
     ]
     return Starlette(routes=routes, exception_handlers={BadToken: bad_token, HTTPException: http_error})
-
-
 
 
 def _send_confirmation(mailer: MailerResource, templates: Jinja2Templates, email: str, signup_id: str):

@@ -60,9 +60,7 @@ def check_shows(catalog: CatalogResource, shows: list[str]) -> list[str] | None:
 
 def list_shows(catalog: CatalogResource) -> list[dict]:
     return catalog.rows(
-        sa.select(feeds.c.feed_url, sa.func.coalesce(feeds.c.title, feeds.c.feed_url).label("title")).order_by(
-            "title"
-        )
+        sa.select(feeds.c.feed_url, sa.func.coalesce(feeds.c.title, feeds.c.feed_url).label("title")).order_by("title")
     )
 
 
