@@ -16,7 +16,14 @@ from podcast_assets.core.atomic_files import atomic_write_text
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import idea_features
 from podcast_assets.core.feedback import adjust_interests, profile_shift
-from podcast_assets.core.ranking import Candidate, choose_brief
+from podcast_assets.core.ranking import (
+    Candidate,
+    Relevance,
+    choose_brief,
+    cluster_members,
+    phrase_nulls,
+    relevance_of_groups,
+)
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
@@ -40,6 +47,8 @@ BRIEF_SCHEMA = {
     "related_insight_ids": pl.List(pl.String),
     "also_on_insight_ids": pl.List(pl.String),
 }
+# Subscribers whose relevance is one matrix product (10,000 insights x ~1,000 phrases: ~40 MB of float32).
+RELEVANCE_BATCH = 256
 DOCUMENT_SCHEMA = {
     "partition_date": pl.Date,
     "subscriber_id": pl.String,
@@ -173,16 +182,38 @@ def briefs(
         Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
         for r in rows
     ]
+    # At scale (100,000 subscribers, 10,000 insights): each distinct interest phrase is embedded once, relevance
+    # is one matrix product per batch of subscribers, and nothing per subscriber scans every insight in Python.
+    phrases_of: dict[str, list[str]] = {}
     for subscriber in subscribers if rows else []:
-        subscriber_id = subscriber["subscriber_id"]
-        allowed = set(subscriber["feeds"] or [])
-        keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
         try:
-            interest_vectors = embedder.encode(interest_phrases(subscriber["interests"]))
-        except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
-            context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
-            documents.append(_document(day, subscriber_id, "no_interests"))
-            continue
+            phrases_of[subscriber["subscriber_id"]] = interest_phrases(subscriber["interests"])
+        except InvalidSubscriber:
+            pass  # recorded below, in the subscriber's turn
+    distinct = sorted({phrase for phrases in phrases_of.values() for phrase in phrases})
+    phrase_row = {phrase: k for k, phrase in enumerate(distinct)}
+    phrase_vectors = embedder.encode(distinct) if distinct else np.zeros((0, 0), dtype=np.float32)
+    nulls = phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0)
+    members = cluster_members(candidates)
+    feed_of = np.asarray([r["feed_url"] for r in rows], dtype=object)
+    scored_of: dict[str, Relevance] = {}
+    for position, subscriber in enumerate(subscribers if rows else []):
+        subscriber_id = subscriber["subscriber_id"]
+        if position % RELEVANCE_BATCH == 0:  # the next batch of subscribers, in one matrix product
+            batch = [s["subscriber_id"] for s in subscribers[position : position + RELEVANCE_BATCH]]
+            batch = [sid for sid in batch if sid in phrases_of]
+            groups = [[phrase_row[p] for p in phrases_of[sid]] for sid in batch]
+            scored_of = dict(zip(batch, relevance_of_groups(vectors, phrase_vectors, nulls, groups), strict=True))
+        if subscriber_id not in phrases_of:
+            try:
+                interest_phrases(subscriber["interests"])
+            except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
+                context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
+                documents.append(_document(day, subscriber_id, "no_interests"))
+                continue
+        scored = scored_of.pop(subscriber_id)
+        interest_vectors = phrase_vectors[[phrase_row[p] for p in phrases_of[subscriber_id]]]
+        allowed = set(subscriber["feeds"] or [])
         if verdicts.get(subscriber_id):
             moved = adjust_interests(interest_vectors, verdicts[subscriber_id])
             clicks = verdicts[subscriber_id]
@@ -195,13 +226,21 @@ def briefs(
                 }
             )
             interest_vectors = moved
-        picks = choose_brief(
-            [candidates[i] for i in keep],
-            vectors[keep],
-            interest_vectors,
-            background_vectors,
-            [features[i] for i in keep],
-        )
+            scored = None  # moved vectors: relevance computed again, by choose_brief
+        if allowed:  # restricted to some feeds: ranked among those feeds' insights only
+            keep = np.flatnonzero(np.isin(feed_of, list(allowed)))
+            picks = choose_brief(
+                [candidates[i] for i in keep],
+                vectors[keep],
+                interest_vectors,
+                background_vectors,
+                [features[i] for i in keep],
+                scored=Relevance(scored.cosine[keep], scored.margin[keep]) if scored is not None else None,
+            )
+        else:
+            picks = choose_brief(
+                candidates, vectors, interest_vectors, background_vectors, features, scored=scored, members=members
+            )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))
             continue

@@ -23,7 +23,9 @@ have reached the server (sent, written, unknown_*): never more than one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import sqlalchemy as sa
@@ -38,6 +40,7 @@ from podcast_assets.resources.mailer import (
     UNKNOWN_NO_REPLY,
     WRITTEN,
     MailerResource,
+    MailSession,
     OutgoingBrief,
     SendOutcome,
 )
@@ -135,8 +138,10 @@ def send_brief(
     brief: dict,
     triggered_by: str = RUN,
     run_id: str | None = None,
+    session: MailSession | None = None,
 ) -> SendOutcome:
-    """Record `sending`, make one attempt, record its outcome. `brief` is a row of `day_briefs`."""
+    """Record `sending`, make one attempt, record its outcome. `brief` is a row of `day_briefs`. `session`: an
+    SMTP connection kept open across briefs (default: a connection for this one)."""
     subscriber_id = brief["subscriber_id"]
     mid = message_id(day, subscriber_id)
     attempt = brief["attempts"] + 1
@@ -177,7 +182,7 @@ def send_brief(
         subscriber_id,
         list_unsubscribe(subscriber_id, mailer.sender()),
     )
-    outcome = mailer.send(outgoing, day.isoformat())
+    outcome = (session or mailer).send(outgoing, day.isoformat())
     finished = utc_now()
     with catalog.begin() as connection:
         connection.execute(
@@ -228,24 +233,57 @@ def deliver_day(
     counts = dict.fromkeys(
         (SENT, WRITTEN, FAILED, REJECTED, UNKNOWN_NO_REPLY, "already_delivered", "held_uncertain", "held_rejected"), 0
     )
-    briefs_by_id = {b["subscriber_id"]: b for b in day_briefs(warehouse, catalog, day)}
-    for row in resolve_interrupted(catalog, day):
-        email = briefs_by_id.get(row["subscriber_id"], {}).get("email", row["subscriber_id"])
+    interrupted = resolve_interrupted(catalog, day)
+    resend_uncertain = mailer.resends_uncertain()
+    to_send = []
+    for brief in day_briefs(warehouse, catalog, day):  # read once, after the interrupted rows are resolved
+        action = automatic_action(brief["previous_status"], resend_uncertain)
+        if action == "send":
+            to_send.append(brief)
+        else:
+            counts[action] += 1
+    emails = {b["subscriber_id"]: b["email"] for b in to_send}
+    for row in interrupted:
+        email = emails.get(row["subscriber_id"]) or _email_of(catalog, row["subscriber_id"])
         log(
             f"delivery to {email} was interrupted during the SMTP transaction by a crash: recorded as "
             f"{UNKNOWN_AFTER_CRASH}, not sent again (at-most-once); to send it anyway: {resend_hint(day, email)}"
         )
-    resend_uncertain = mailer.resends_uncertain()
-    for brief in day_briefs(warehouse, catalog, day):
-        action = automatic_action(brief["previous_status"], resend_uncertain)
-        if action != "send":
-            counts[action] += 1
-            continue
-        outcome = send_brief(catalog, mailer, day, brief, RUN, run_id)
+    for brief, outcome in _send_in_parallel(catalog, mailer, day, to_send, run_id):
         counts[outcome.status] += 1
         if not outcome.delivered:
             log(f"delivery to {brief['email']}: {outcome.status} ({outcome.error})")
     return counts
+
+
+def _email_of(catalog: CatalogResource, subscriber_id: str) -> str:
+    rows = catalog.rows(sa.select(subscribers.c.email).where(subscribers.c.subscriber_id == subscriber_id))
+    return rows[0]["email"] if rows else subscriber_id
+
+
+def _send_in_parallel(
+    catalog: CatalogResource, mailer: MailerResource, day: dt.date, briefs: list[dict], run_id: str | None
+) -> Iterator[tuple[dict, SendOutcome]]:
+    """`mailer.max_senders` threads, each with its own SMTP connection kept open across its briefs. Every brief
+    still goes through `send_brief` alone: `sending` is committed before its own SMTP transaction starts."""
+    local = threading.local()
+    sessions: list[MailSession] = []
+    lock = threading.Lock()
+
+    def send(brief: dict) -> SendOutcome:
+        if not hasattr(local, "session"):
+            local.session = mailer.session()
+            with lock:
+                sessions.append(local.session)
+        return send_brief(catalog, mailer, day, brief, RUN, run_id, local.session)
+
+    workers = max(1, min(mailer.max_senders, len(briefs)))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sender") as pool:
+            yield from zip(briefs, pool.map(send, briefs), strict=True)
+    finally:
+        for session in sessions:
+            session.close()
 
 
 def resend(
