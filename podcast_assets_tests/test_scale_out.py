@@ -409,6 +409,8 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
             "PODCAST_BRIEF_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0",
             "PODCAST_BRIEF_CELERY_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            # The catalog on the same PostgreSQL: every worker process reads subscribers and writes the ledger there.
+            "PODCAST_BRIEF_CATALOG_URL": _catalog_database(pg_port, "catalog"),
         }
         with patched_env(celery_env), production_instance(tmp_path, pg_port) as instance:
             register_demo(CatalogResource(), site)
