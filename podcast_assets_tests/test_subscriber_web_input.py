@@ -17,15 +17,18 @@ import pytest
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from podcast_assets.admin import add_feed, add_subscriber, receiving_subscribers
+from podcast_assets.admin import add_feed, add_subscriber, receiving_subscribers, utc_now
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog import resource as catalog_resource
 from podcast_assets.catalog import tables as t
 from podcast_assets.catalog.brief_history import write_brief_archive
 from podcast_assets.core.subscribers import subscriber_id_for
+from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers
+from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.web import links
 from podcast_assets.web.server import WebServer
+from podcast_assets.web.subscriptions import unsubscribe
 from podcast_assets.web.tokens import secret_key
 from podcast_assets_tests.conftest import patched_env, smtp_server
 
@@ -231,3 +234,39 @@ def test_an_existing_duckdb_home_is_imported_into_the_catalog_once(home):
         connection.execute(t.feeds.delete())
     catalog_resource._READY.clear()  # as a new process would: migrate and check the import again
     assert not CatalogResource().rows(sa.select(t.feeds))  # not imported a second time
+
+
+def test_an_unsubscribe_between_briefs_and_delivery_stops_the_email_and_the_check_sees_violations(home):
+    """`brief_deliveries` re-reads who receives briefs at send time; `only_to_confirmed_subscribers` (the ledger
+    against the subscribers' confirm/unsubscribe times) fails for a brief sent outside them."""
+    catalog, warehouse = CatalogResource(), WarehouseResource()
+    ids = {email: add_subscriber(catalog, email, "batteries", None) for email in ("a@example.com", "b@example.com")}
+    for subscriber_id in ids.values():
+        warehouse.execute(
+            "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# B', '<p>B</p>', 'B', NULL)", [DAY, subscriber_id]
+        )
+    assert unsubscribe(catalog, ids["b@example.com"])
+    with smtp_server() as (smtp, inbox):
+        mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        assert deliver_day(warehouse, catalog, mailer, DAY, log=lambda _: None)["sent"] == 1
+        assert [rcpt for rcpt, _ in inbox.messages] == [["a@example.com"]]
+    assert sent_to_non_subscribers(catalog).is_empty()
+    # A brief recorded as sent to b after b unsubscribed, and one to an address that never confirmed: both caught.
+    later = utc_now() + dt.timedelta(seconds=1)
+    with catalog.begin() as connection:
+        connection.execute(
+            t.subscribers.insert().values(subscriber_id="c", email="c@example.com", interests="x", created_at=later)
+        )
+        for subscriber_id in (ids["b@example.com"], "c"):
+            connection.execute(
+                t.delivery_attempts.insert().values(
+                    partition_date=DAY,
+                    subscriber_id=subscriber_id,
+                    attempt=1,
+                    message_id="<m>",
+                    triggered_by="resend",
+                    started_at=later,
+                    outcome="sent",
+                )
+            )
+    assert sorted(sent_to_non_subscribers(catalog)["email"].to_list()) == ["b@example.com", "c@example.com"]
