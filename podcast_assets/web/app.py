@@ -46,6 +46,8 @@ class ClientRateLimit:
 
     def allow(self, client: str) -> bool:
         now = time.monotonic()
+        if len(self.hits) > 10_000:  # forget clients whose window has passed, so memory stays bounded
+            self.hits = defaultdict(deque, {c: h for c, h in self.hits.items() if h and h[-1] >= now - self.window_s})
         hits = self.hits[client]
         while hits and hits[0] < now - self.window_s:
             hits.popleft()
