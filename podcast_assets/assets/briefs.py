@@ -9,6 +9,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from podcast_assets.admin import receiving_subscribers
+from podcast_assets.assets.interest_vectors import cached_phrase_vectors
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.brief_history import brief_archive_rows, day_verdicts, write_brief_archive
@@ -82,7 +83,7 @@ def _item(row: dict) -> BriefItem:
         row["show"],
         row["episode_title"] or "",
         row["start_s"],
-        deep_link(row["audio_url"], row["link"], row["start_s"]),
+        row["deep_link"],
     )
 
 
@@ -169,6 +170,8 @@ def briefs(
     verdicts = day_verdicts(catalog, warehouse, day)
     profiles = []
     rows = day_insights.to_dicts()
+    for row in rows:  # once per insight, not once per brief that shows it
+        row["deep_link"] = deep_link(row["audio_url"], row["link"], row["start_s"])
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
     out_dir = home_dir() / "briefs" / day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +196,7 @@ def briefs(
             pass  # recorded below, in the subscriber's turn
     distinct = sorted({phrase for phrases in phrases_of.values() for phrase in phrases})
     phrase_row = {phrase: k for k, phrase in enumerate(distinct)}
-    phrase_vectors = embedder.encode(distinct) if distinct else np.zeros((0, 0), dtype=np.float32)
+    phrase_vectors = cached_phrase_vectors(warehouse, embedder, distinct)  # cached across days
     nulls = phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0)
     members = cluster_members(candidates)
     feed_of = np.asarray([r["feed_url"] for r in rows], dtype=object)
