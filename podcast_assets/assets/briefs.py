@@ -65,13 +65,14 @@ DOCUMENT_SCHEMA = {
 _DAY_INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
        e.feed_url, coalesce(f.title, e.show_title, e.feed_url) AS show, e.title AS episode_title, e.audio_url,
-       e.link, c.cluster_id, s.salience, emb.embedding
+       e.link, c.cluster_id, s.salience, emb.embedding, ic.speaker, ic.chapter
 FROM insights i
 JOIN insight_embeddings emb USING (partition_date, insight_id)
 JOIN insight_clusters c USING (partition_date, insight_id)
 JOIN cluster_summaries s ON s.partition_date = c.partition_date AND s.cluster_id = c.cluster_id
 JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
 LEFT JOIN feeds f ON f.feed_url = e.feed_url
+LEFT JOIN insight_credits ic USING (partition_date, insight_id)
 WHERE i.partition_date = ?
 ORDER BY i.insight_id
 """
@@ -84,6 +85,8 @@ def _item(row: dict) -> BriefItem:
         row["episode_title"] or "",
         row["start_s"],
         row["deep_link"],
+        speaker=row.get("speaker"),
+        chapter=row.get("chapter"),
     )
 
 
@@ -144,7 +147,7 @@ def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[st
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=["insight_clusters", "subscribers"],
+    deps=["insight_clusters", "insight_credits", "subscribers"],
     kinds={"python", "duckdb", "jinja"},
     group_name="delivery",
     check_specs=[dg.AssetCheckSpec(name, asset="briefs") for name in BRIEF_CHECKS],
