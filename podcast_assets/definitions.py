@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from podcast_assets.assets.audio_briefs import audio_briefs
 from podcast_assets.assets.briefs import brief_deliveries, briefs
 from podcast_assets.assets.credits import episode_credits, insight_credits
 from podcast_assets.assets.episodes import episodes
@@ -43,6 +44,7 @@ defs = dg.Definitions(
             insight_credits,
             briefs,
             brief_deliveries,
+            audio_briefs,
             *SQL_ASSETS,
         ]
     ),

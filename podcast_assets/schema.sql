@@ -227,3 +227,12 @@ CREATE TABLE IF NOT EXISTS insight_credits (
     chapter VARCHAR,
     speaker VARCHAR
 );
+-- One MP3 per subscriber with a brief (assets/audio_briefs.py).
+CREATE TABLE IF NOT EXISTS audio_briefs (
+    partition_date DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    clips INTEGER NOT NULL,
+    duration_s DOUBLE NOT NULL,
+    bytes BIGINT NOT NULL
+);

@@ -253,6 +253,33 @@ def test_search_finds_planted_insights_of_both_days_from_paraphrases(world):
     ]
 
 
+def test_each_audio_brief_decodes_and_lasts_its_clips_plus_intros(world):
+    from podcast_assets.core.audio_brief import GAP_S, RATE, clip_span, decode, speak
+
+    warehouse = world["warehouse"]
+    made = warehouse.query(
+        "SELECT a.*, s.email FROM audio_briefs a JOIN subscribers s USING (subscriber_id) WHERE partition_date = ?",
+        [DEMO_DAY],
+    )
+    assert set(THEME_OF) <= set(made["email"]) and NOBODY not in set(made["email"])
+    for brief in made.to_dicts():
+        picks = warehouse.query(
+            """SELECT i.start_s, i.end_s, e.duration_s, e.title, coalesce(f.title, e.show_title) AS show
+               FROM briefs b JOIN insights i USING (partition_date, insight_id)
+               JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
+               LEFT JOIN feeds f ON f.feed_url = e.feed_url
+               WHERE b.partition_date = ? AND b.subscriber_id = ?""",
+            [DEMO_DAY, brief["subscriber_id"]],
+        ).to_dicts()
+        assert brief["clips"] == len(picks) > 0
+        spans = [clip_span(p["start_s"], p["end_s"], p["duration_s"]) for p in picks]
+        clips = sum(span.end_s - span.start_s for span in spans)
+        intros = sum(len(speak(f"From {p['show']}, {p['title']}.", "en-us")) / RATE for p in picks)
+        decoded = decode(Path(brief["path"]))
+        assert abs(len(decoded) / RATE - (clips + intros + 2 * GAP_S * len(picks))) < 0.2
+        assert float(abs(decoded).max()) > 0.05  # voices, not silence
+
+
 def _delivery(warehouse: WarehouseResource, email: str) -> dict:
     rows = warehouse.query(
         "SELECT d.status, d.error, d.attempts FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "
