@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 export PODCAST_BRIEF_HOME ?= $(CURDIR)/.podcast_brief
 export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 
-# Debian packages the UI and scale-out tests start for real (headless browser, Celery broker, Postgres instance).
-SYSTEM_PACKAGES := chromium redis-server postgresql
+# Debian packages the UI and scale-out tests start for real (headless browser, Celery broker, Postgres instance),
+# and the speech engine of the audio brief's intros.
+SYSTEM_PACKAGES := chromium redis-server postgresql espeak-ng
 
 .PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream lint clean
 

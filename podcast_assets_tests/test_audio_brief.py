@@ -1,0 +1,90 @@
+"""The audio brief's failure paths on real audio: an unreadable episode and a missing TTS voice never cost the
+other clips (the demo day's audio briefs are tested in test_pipeline_end_to_end.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+
+import dagster as dg
+import polars as pl
+
+from podcast_assets.assets.audio_briefs import audio_briefs
+from podcast_assets.core.audio_brief import GAP_S, RATE, clip_span, decode
+from podcast_assets.resources.media_store import MediaStoreResource
+from podcast_assets.resources.warehouse import WarehouseResource
+
+DAY = dt.date(2026, 5, 6)
+
+
+def test_a_broken_episode_and_a_missing_voice_leave_the_good_clips(home, tmp_path):
+    good = resources.files("podcast_assets") / "demo" / "media" / "grid-report-40.mp3"
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3 this is not audio at all" * 50)
+    warehouse = WarehouseResource()
+    episodes = [("good", str(good), 20.0), ("broken", str(broken), 60.0)]
+    warehouse.replace_partition(
+        "episodes",
+        DAY,
+        pl.DataFrame(
+            [
+                {
+                    "partition_date": DAY,
+                    "episode_id": e,
+                    "feed_url": "https://x.example/f.xml",
+                    "show_title": "Grid",
+                    "title": e,
+                    "audio_path": p,
+                    "duration_s": d,
+                    "status": "ok",
+                }
+                for e, p, d in episodes
+            ]
+        ),
+    )
+    picks = [("a", "good", 1.0, 4.0), ("b", "good", 5.0, 9.5), ("c", "broken", 2.0, 6.0)]
+    warehouse.replace_partition(
+        "insights",
+        DAY,
+        pl.DataFrame(
+            [
+                {
+                    "partition_date": DAY,
+                    "insight_id": i,
+                    "episode_id": e,
+                    "start_s": s,
+                    "end_s": t,
+                    "text": i,
+                    "score": 0.9,
+                }
+                for i, e, s, t in picks
+            ]
+        ),
+    )
+    warehouse.replace_partition(
+        "briefs",
+        DAY,
+        pl.DataFrame(
+            [
+                {"partition_date": DAY, "subscriber_id": "s1", "rank": r, "insight_id": i}
+                for r, (i, *_) in enumerate(picks)
+            ]
+        ),
+    )
+    result = dg.materialize(
+        [audio_briefs],
+        partition_key=DAY.isoformat(),
+        resources={"warehouse": warehouse, "media": MediaStoreResource()},
+        run_config={"ops": {"audio_briefs": {"config": {"voice": "nosuchvoice"}}}},
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("audio_briefs")[0].metadata
+    # one intro line ("From Grid, good.") for both clips of the episode, tried once
+    assert meta["clips_cut_once"].value == 2 and meta["intros_not_spoken"].value == 1
+    assert [p.startswith("broken:") for p in meta["episodes_skipped"].value] == [True]
+    row = warehouse.query("SELECT * FROM audio_briefs WHERE partition_date = ?", [DAY]).to_dicts()
+    assert len(row) == 1 and row[0]["clips"] == 2
+    spans = [clip_span(s, t, len(decode(good)) / RATE) for _, e, s, t in picks if e == "good"]
+    expected = sum(span.end_s - span.start_s for span in spans) + 2 * 2 * GAP_S  # clips and gaps, no intros
+    assert abs(len(decode(row[0]["path"])) / RATE - expected) < 0.1
+    assert all(check.passed for check in result.get_asset_check_evaluations())
