@@ -1,5 +1,6 @@
 """The audio brief's failure paths on real audio: an unreadable episode and a missing TTS voice never cost the
-other clips (the demo day's audio briefs are tested in test_pipeline_end_to_end.py)."""
+other clips; subscribers with the same picks share one encoding. (The demo day's audio briefs are tested in
+test_pipeline_end_to_end.py.)"""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_a_broken_episode_and_a_missing_voice_leave_the_good_clips(home, tmp_pat
         DAY,
         pl.DataFrame(
             [
-                {"partition_date": DAY, "subscriber_id": "s1", "rank": r, "insight_id": i}
+                {"partition_date": DAY, "subscriber_id": who, "rank": r, "insight_id": i}
+                for who in ("s1", "s2")  # the same picks: one encoding, two files
                 for r, (i, *_) in enumerate(picks)
             ]
         ),
@@ -82,8 +84,9 @@ def test_a_broken_episode_and_a_missing_voice_leave_the_good_clips(home, tmp_pat
     # one intro line ("From Grid, good.") for both clips of the episode, tried once
     assert meta["clips_cut_once"].value == 2 and meta["intros_not_spoken"].value == 1
     assert [p.startswith("broken:") for p in meta["episodes_skipped"].value] == [True]
-    row = warehouse.query("SELECT * FROM audio_briefs WHERE partition_date = ?", [DAY]).to_dicts()
-    assert len(row) == 1 and row[0]["clips"] == 2
+    assert meta["distinct_mp3s_encoded"].value == 1
+    row = warehouse.query("SELECT * FROM audio_briefs WHERE partition_date = ? ORDER BY 2", [DAY]).to_dicts()
+    assert [(r["subscriber_id"], r["clips"]) for r in row] == [("s1", 2), ("s2", 2)]
     spans = [clip_span(s, t, len(decode(good)) / RATE) for _, e, s, t in picks if e == "good"]
     expected = sum(span.end_s - span.start_s for span in spans) + 2 * 2 * GAP_S  # clips and gaps, no intros
     assert abs(len(decode(row[0]["path"])) / RATE - expected) < 0.1
