@@ -1,19 +1,23 @@
 """The audio brief's failure paths on real audio: an unreadable episode and a missing TTS voice never cost the
-other clips; subscribers with the same picks share one encoding. (The demo day's audio briefs are tested in
-test_pipeline_end_to_end.py.)"""
+other clips; subscribers with the same picks share one encoding; the web app serves each MP3 to its signed
+subscriber. (The demo day's audio briefs are tested in test_pipeline_end_to_end.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 from importlib import resources
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import polars as pl
+from starlette.testclient import TestClient
 
 from podcast_assets.assets.audio_briefs import audio_briefs
 from podcast_assets.core.audio_brief import GAP_S, RATE, clip_span, decode
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.web import links
+from podcast_assets.web.app import create_app
 
 DAY = dt.date(2026, 5, 6)
 
@@ -91,3 +95,13 @@ def test_a_broken_episode_and_a_missing_voice_leave_the_good_clips(home, tmp_pat
     expected = sum(span.end_s - span.start_s for span in spans) + 2 * 2 * GAP_S  # clips and gaps, no intros
     assert abs(len(decode(row[0]["path"])) / RATE - expected) < 0.1
     assert all(check.passed for check in result.get_asset_check_evaluations())
+
+    # the web app serves it to the signed subscriber only (the archive's <audio> element points here)
+    client = TestClient(create_app())
+    token = parse_qs(urlsplit(links.archive_url("s1")).query)["t"][0]
+    served = client.get(f"/audio/{DAY.isoformat()}", params={"t": token})
+    assert served.status_code == 200 and served.headers["content-type"] == "audio/mpeg"
+    assert served.content == open(row[0]["path"], "rb").read()
+    assert client.get("/audio/2026-05-07", params={"t": token}).status_code == 404  # no audio that day
+    assert client.get("/audio/..%2F..%2Fsecret_key", params={"t": token}).status_code == 404
+    assert client.get(f"/audio/{DAY.isoformat()}", params={"t": token[:-2] + "xx"}).status_code == 400

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -26,6 +26,7 @@ from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
 from podcast_assets.resources.warehouse import WarehouseLocked
 from podcast_assets.web import links, subscriptions, web_search
+from podcast_assets.web.audio import audio_brief_path
 from podcast_assets.web.tokens import BadToken, Signer, signer
 
 EXAMPLE_TOPICS = ("battery chemistry", "AI safety", "city transit", "sleep and health", "climate policy")
@@ -233,6 +234,8 @@ def create_app(
         day_text = request.path_params.get("day")
         if day_text is None:
             days = await run_in_threadpool(subscriptions.archive_days, catalog, subscriber_id)
+            for day in days:
+                day["audio"] = audio_brief_path(subscriber_id, day["partition_date"]) is not None
             return page(request, "archive.html.j2", token=token, days=days)
         try:
             day = dt.date.fromisoformat(day_text)
@@ -242,6 +245,17 @@ def create_app(
         if html is None:
             return problem(request, 404, "Not found", "There is no brief for that day.")
         return HTMLResponse(html)  # rendered (and escaped) by the daily run from the brief templates
+
+    async def audio(request: Request) -> Response:
+        subscriber_id = subscriber_from("manage", request.query_params.get("t"))
+        try:
+            day = dt.date.fromisoformat(request.path_params["day"])
+        except ValueError:
+            day = None
+        path = audio_brief_path(subscriber_id, day) if day else None
+        if path is None:
+            return problem(request, 404, "Not found", "There is no audio brief for that day.")
+        return FileResponse(path, media_type="audio/mpeg")
 
     async def bad_token(request: Request, error: Exception) -> Response:
         assert isinstance(error, BadToken)
@@ -277,6 +291,7 @@ def create_app(
         Route("/feedback", give_feedback),
         Route("/archive", archive),
         Route("/archive/{day}", archive),
+        Route("/audio/{day}", audio),
         Route("/search", search),
         Route("/healthz", health),
     ]
