@@ -129,6 +129,7 @@ def test_web_page_escapes_feed_text_and_refuses_bad_queries(searchable, monkeypa
     monkeypatch.setenv("PODCAST_BRIEF_HOME", str(searchable.db_path().parent))
     client = TestClient(create_app())
     assert client.get("/search").status_code == 200
+    assert 'href="/search"' in client.get("/").text  # every page's header leads to it
     page = client.get("/search", params={"q": "children sleeping too little remember less"})
     assert page.status_code == 200
     body = page.text
