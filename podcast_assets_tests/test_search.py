@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from podcast_assets.assets.insights import _embeddings_table_sql
 from podcast_assets.cli import main
 from podcast_assets.core.search import BadQuery, SearchCorpus, clean_query
+from podcast_assets.operations.search import search_insights
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.web.app import create_app
@@ -139,3 +140,62 @@ def test_web_page_escapes_feed_text_and_refuses_bad_queries(searchable, monkeypa
     assert 'href="https://cdn.example/e2.mp3#t=' in body
     refused = client.get("/search", params={"q": "x" * 400})
     assert refused.status_code == 400 and "at most 300 characters" in refused.text
+
+
+def test_a_day_written_after_a_search_is_found_by_the_next_one(searchable):
+    encode = EmbedderResource().encode
+    query = "tidal turbines in the estuary"
+    assert "tidal" not in search_insights(searchable, encode, query)[0].text  # corpus now cached
+    day3 = dt.date(2026, 3, 3)
+    text = "Tidal turbines in the estuary run twenty hours a day, unlike solar."
+    searchable.replace_partition(
+        "insights",
+        day3,
+        pl.DataFrame(
+            [
+                {
+                    "partition_date": day3,
+                    "insight_id": "t",
+                    "episode_id": "e1",
+                    "start_s": 1.0,
+                    "end_s": 5.0,
+                    "text": text,
+                    "headline": None,
+                    "score": 0.8,
+                }
+            ]
+        ),
+    )
+    searchable.replace_partition(
+        "insight_embeddings",
+        day3,
+        pl.DataFrame(
+            {
+                "partition_date": [day3],
+                "insight_id": ["t"],
+                "model": ["all-MiniLM-L6-v2"],
+                "embedding": pl.Series([encode([text])[0].tolist()], dtype=pl.Array(pl.Float32, 384)),
+            }
+        ),
+    )
+    searchable.replace_partition(
+        "episodes",
+        day3,
+        pl.DataFrame(
+            [
+                {
+                    "partition_date": day3,
+                    "episode_id": "e1",
+                    "feed_url": "https://feeds.example/e1.xml",
+                    "show_title": "Grid Talk",
+                    "status": "ok",
+                }
+            ]
+        ),
+    )
+    try:
+        hit = search_insights(searchable, encode, query)[0]
+        assert (hit.text, hit.day) == (text, day3)
+    finally:
+        for table in ("insights", "insight_embeddings", "episodes"):
+            searchable.replace_partition(table, day3, pl.DataFrame())

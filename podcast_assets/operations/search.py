@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,10 +49,13 @@ _cache_lock = threading.Lock()
 
 
 def _corpus(warehouse: WarehouseResource, since: dt.date, show: str | None):
-    """Rows and BM25 index for the filters; rebuilt when the warehouse file changed since (a run wrote a day)."""
+    """Rows and BM25 index for the filters; rebuilt when the warehouse file or its WAL changed (a run wrote a day),
+    and with a Parquet lake (written without touching the file) at most a minute old."""
     path = warehouse.db_path()
-    stat = path.stat() if path.exists() else None
-    key = (str(path), stat and (stat.st_mtime_ns, stat.st_size), since, show)
+    files = (path, path.with_name(path.name + ".wal"))
+    stamps = [(f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists()]
+    lake_minute = int(time.time() // 60) if warehouse.lake() else None
+    key = (str(path), tuple(stamps), lake_minute, since, show)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
