@@ -48,7 +48,7 @@ DOCUMENT_SCHEMA = {
 _DAY_INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
        e.feed_url, coalesce(f.title, e.show_title, e.feed_url) AS show, e.title AS episode_title, e.audio_url,
-       e.link, c.cluster_id, s.salience, emb.embedding
+       e.link, c.cluster_id, s.salience, emb.embedding, emb.context_embedding
 FROM insights i
 JOIN insight_embeddings emb USING (partition_date, insight_id)
 JOIN insight_clusters c USING (partition_date, insight_id)
@@ -138,6 +138,12 @@ def briefs(
     subscribers = warehouse.query("SELECT * FROM subscribers WHERE active ORDER BY email").to_dicts()
     rows = day_insights.to_dicts()
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
+    # Rows embedded before contexts were stored have none: their own vector stands in (no context asked of them).
+    context_vectors = np.asarray(
+        [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors)]
+        if rows else np.zeros((0, 0)),
+        dtype=np.float32,
+    )
     out_dir = home_dir() / "briefs" / day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     brief_rows, documents = [], []
@@ -167,6 +173,7 @@ def briefs(
             interest_vectors,
             background_vectors,
             [features[i] for i in keep],
+            context_vectors=context_vectors[keep],
         )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))

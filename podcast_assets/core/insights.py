@@ -10,6 +10,7 @@ import numpy as np
 
 from podcast_assets.core.discourse import (
     ad_mask,
+    is_tag_question,
     is_framing,
     is_intro_outro,
     is_question,
@@ -84,6 +85,10 @@ def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
     for i in range(first_sign_off + 1 if first_sign_off is not None else len(roles), len(roles)):
         if roles[i] == "content":
             roles[i] = "intro_outro"
+    # "People assume digital is cheaper. Is it?": the statement is the set-up of the host's question.
+    for i in range(len(roles) - 1):
+        if roles[i] == "content" and is_tag_question(texts[i + 1]):
+            roles[i] = "question"
     for start in [i for i, role in enumerate(roles) if role == "tangent"]:
         for i in range(start + 1, min(start + 1 + TANGENT_RUN_MAX, len(roles))):
             if roles[i] not in ("content", "tangent") or not is_small_talk(texts[i]):

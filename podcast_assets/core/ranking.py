@@ -3,8 +3,10 @@ Pure functions on arrays.
 
 Relevance is calibrated per interest: an insight is on the subscriber's topic when its cosine to one of their
 interest phrases beats that phrase's 95th-percentile cosine to a fixed background of everyday talk
-(`core/background.py`) by `MIN_RELEVANCE_MARGIN`. Only on-topic insights are ever used, however few there are:
-a short brief beats a padded one.
+(`core/background.py`) by `MIN_RELEVANCE_MARGIN`, and, unless it beats it by `STANDALONE_MARGIN`, the talk around
+it (its context: 30 s either side) beats it by `MIN_CONTEXT_MARGIN` too. A topic is talked about for more than one
+sentence; one word that happens to match (or that ASR misheard: "territorial mail" for "males") is not a topic.
+Only on-topic insights are ever used, however few there are: a short brief beats a padded one.
 
 score = 0.55 * relevance + 0.3 * quality + 0.15 * salience among passages of quality >= 0.45, greedy with one
 insight per cluster (one idea) and a small penalty per insight already taken from the same episode. Under each
@@ -29,6 +31,11 @@ from podcast_assets.core.quantities import share_a_quantity
 # all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
 # most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
 MIN_RELEVANCE_MARGIN = 0.12
+# On the four tuning networks the context of an on-topic passage beats the bar by >= 0.14 (45 s windows) wherever
+# the passage itself is below 0.3; the two lakeshore passages picked on one misheard word had context margins
+# of 0.03 and -0.02. A passage well above the bar stands alone (news round-ups change topic every minute).
+MIN_CONTEXT_MARGIN = 0.1
+STANDALONE_MARGIN = 0.3
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
 # Two picks this close in idea similarity (clustering's measure) say the same thing even when average linkage
@@ -70,21 +77,38 @@ class Pick:
 class Relevance:
     cosine: np.ndarray  # best cosine to any interest phrase, per insight
     margin: np.ndarray  # best (cosine - that phrase's background percentile), per insight
+    context_margin: np.ndarray  # the same for the insight's context, against the phrase that gave `margin`
 
     @property
     def on_topic(self) -> np.ndarray:
-        return self.margin >= MIN_RELEVANCE_MARGIN
+        supported = (self.margin >= STANDALONE_MARGIN) | (self.context_margin >= MIN_CONTEXT_MARGIN)
+        return (self.margin >= MIN_RELEVANCE_MARGIN) & supported
 
 
-def relevance(insight_vectors: np.ndarray, interest_vectors: np.ndarray, background_vectors: np.ndarray) -> Relevance:
-    if len(insight_vectors) == 0 or len(interest_vectors) == 0:
-        return Relevance(np.zeros(len(insight_vectors)), np.full(len(insight_vectors), -1.0))
+def relevance(
+    insight_vectors: np.ndarray,
+    interest_vectors: np.ndarray,
+    background_vectors: np.ndarray,
+    context_vectors: np.ndarray | None = None,
+) -> Relevance:
+    """Per insight: its best interest phrase's cosine and margin over the background; `context_vectors` (one per
+    insight, e.g. the talk around it) are scored against that same phrase. Without them, context is not asked."""
+    count = len(insight_vectors)
+    if count == 0 or len(interest_vectors) == 0:
+        return Relevance(np.zeros(count), np.full(count, -1.0), np.full(count, -1.0))
     cosine = insight_vectors @ interest_vectors.T
     if len(background_vectors):
         null = np.percentile(interest_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
     else:
         null = np.zeros(len(interest_vectors))
-    return Relevance(cosine.max(axis=1), (cosine - null).max(axis=1))
+    margins = cosine - null
+    best_phrase = margins.argmax(axis=1)
+    rows = np.arange(count)
+    if context_vectors is None:
+        context_margin = np.full(count, np.inf)
+    else:
+        context_margin = np.einsum("ij,ij->i", context_vectors, interest_vectors[best_phrase]) - null[best_phrase]
+    return Relevance(cosine.max(axis=1), margins[rows, best_phrase], context_margin)
 
 
 def also_on(index: int, candidates: list[Candidate], vectors: np.ndarray, limit: int = ALSO_ON_SIZE) -> list[int]:
@@ -131,6 +155,7 @@ def choose_brief(
     background_vectors: np.ndarray | None = None,
     features: list[IdeaFeatures] | None = None,
     size: int = BRIEF_SIZE,
+    context_vectors: np.ndarray | None = None,
 ) -> list[Pick]:
     """Greedy top-`size` among on-topic insights: best score first, at most one per cluster and never two that
     say the same idea (by their `features`, when given), a small penalty per insight already taken from the same
@@ -149,7 +174,7 @@ def choose_brief(
         return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(features[i].stated, features[j].stated)
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
-    scored = relevance(vectors, interest_vectors, background)
+    scored = relevance(vectors, interest_vectors, background, context_vectors)
     on_topic = {i for i in range(len(candidates)) if scored.on_topic[i]}
     base = {
         i: RELEVANCE_WEIGHT * scored.cosine[i]
