@@ -250,6 +250,8 @@ def ad_mask(texts: list[str]) -> list[bool]:
             if _EVIDENCE.search(texts[step]) and not strength[step]:
                 break  # the show's own finding: the read starts after it
             if _AD_LEAD.search(texts[step]):
+                while step > 0 and _AD_LEAD.search(texts[step - 1]):  # "Quick break." "I've been using..."
+                    step -= 1
                 for inside in range(step, index):
                     mask[inside] = True
                 break
