@@ -17,6 +17,7 @@ from podcast_assets.admin import (
     remove_feed,
     remove_subscriber,
 )
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.operations.day_lock import DayLocked
 from podcast_assets.operations.interrupts import RunInterrupted
@@ -78,13 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     fail = runs.add_parser("fail", help="mark one run failed and free its pool slots (e.g. a run on a lost machine)")
     fail.add_argument("run_id")
 
+    web = commands.add_parser("web", help="serve the subscriber web app (sign-up, preferences, unsubscribe, feedback)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8080)
+
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev) on this instance")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
 
     demo = commands.add_parser("demo", help="serve the built-in demo network on 127.0.0.1 and run its day")
     demo.add_argument("--port", type=int, default=8751, help="0 picks a free port")
-    demo.add_argument("--serve", action="store_true", help="keep serving the demo network after the run")
+    demo.add_argument(
+        "--serve", action="store_true", help="keep serving the demo network and the web app after the run"
+    )
+    demo.add_argument("--web-port", type=int, default=8080, help="the web app's port (0 picks a free port)")
     evaluate = commands.add_parser("eval", help="run a labeled network's day and score the briefs against its truth")
     evaluate.add_argument("network", help="a folder with network.yaml and media/, or `demo`")
     evaluate.add_argument("--model", default="tiny.en", help="transcriber model for this run (tiny.en, base, a folder)")
@@ -126,27 +134,28 @@ def _start_ui(host: str, port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warehouse = WarehouseResource()
+    catalog = CatalogResource()
     try:
         if args.command == "feeds":
             if args.action == "add":
-                added = add_feed(warehouse, args.url, args.title)
+                added = add_feed(catalog, args.url, args.title)
                 print(("added " if added else "already registered: ") + args.url)
             elif args.action == "list":
-                _print_frame(list_feeds(warehouse))
+                _print_frame(list_feeds(catalog))
             elif args.action == "remove":
-                if not remove_feed(warehouse, args.url):
+                if not remove_feed(catalog, args.url):
                     print(f"not registered: {args.url}", file=sys.stderr)
                     return 1
                 print(f"removed {args.url}")
         elif args.command == "subscribers":
             if args.action == "add":
                 feeds = args.feeds.split(",") if args.feeds else None
-                subscriber_id = add_subscriber(warehouse, args.email, args.interests, args.name, feeds)
+                subscriber_id = add_subscriber(catalog, args.email, args.interests, args.name, feeds)
                 print(f"subscriber {subscriber_id}: {args.email}")
             elif args.action == "list":
-                _print_frame(list_subscribers(warehouse))
+                _print_frame(list_subscribers(catalog))
             elif args.action == "remove":
-                if not remove_subscriber(warehouse, args.email):
+                if not remove_subscriber(catalog, args.email):
                     print(f"no active subscriber {args.email}", file=sys.stderr)
                     return 1
                 print(f"deactivated {args.email}")
@@ -161,15 +170,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise RegistryError("run needs --date YYYY-MM-DD or --from D1 --to D2")
             return 0 if run_days(first, last, wait=not args.no_wait) else 1
         elif args.command == "deliveries":
-            return _deliveries(args, warehouse)
+            return _deliveries(args, warehouse, catalog)
         elif args.command == "runs":
             return _runs(args)
+        elif args.command == "web":
+            from podcast_assets.web.app import serve
+
+            serve(args.host, args.port)
         elif args.command == "ui":
             return _start_ui(args.host, args.port)
         elif args.command == "demo":
             from podcast_assets.demo.run import run_demo
 
-            return run_demo(port=args.port, serve=args.serve)
+            return run_demo(port=args.port, serve=args.serve, web_port=args.web_port)
         elif args.command == "eval":
             from podcast_assets.evaluation.run import main as run_evaluation
 
@@ -188,11 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource) -> int:
+def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource, catalog: CatalogResource) -> int:
     from podcast_assets.operations.deliveries import day_deliveries, resend
 
     if args.action == "list":
-        _print_frame(day_deliveries(warehouse, args.date))
+        _print_frame(day_deliveries(catalog, args.date))
         return 0
     from podcast_assets.operations.day_lock import day_lock
     from podcast_assets.resources.mailer import MailerResource
@@ -203,7 +216,7 @@ def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource) -> int:
     # Never beside a run of the same day: its `sending` rows would be live, not leftovers.
     with day_lock(args.date, wait=False, purpose="resend"), _instance() as instance:
         wait_for_day(instance, args.date, wait=False)
-        sent = resend(warehouse, MailerResource(), args.date, args.email)
+        sent = resend(warehouse, catalog, MailerResource(), args.date, args.email)
     if not sent:
         who = args.email or "any subscriber"
         print(f"nothing to resend for {who} on {args.date.isoformat()}", file=sys.stderr)

@@ -48,13 +48,14 @@ def _wall_seconds(context: dg.HookContext) -> float | None:
 
 def _asset_keys(context: dg.HookContext) -> list[dg.AssetKey]:
     """The assets the step materialized. HookContext has no public accessor for them, so this reads the step
-    context and falls back to the op name (which is the asset name for single assets)."""
+    context and falls back to the step's top node: the asset name for single assets, the graph's for a step
+    inside a graph-backed asset (`transcripts.transcribe_shard[...]` is a step of `transcripts`)."""
     step_context = getattr(context, "_step_execution_context", None)
     try:
         keys = sorted(step_context.get_output_asset_keys(), key=lambda k: k.to_user_string()) if step_context else []
     except Exception:
         keys = []
-    return keys or [dg.AssetKey(context.op.name)]
+    return keys or [dg.AssetKey(context.step_key.split(".")[0].split("[")[0])]
 
 
 def record_step_cost(context: dg.HookContext, outcome: str) -> dict:

@@ -22,6 +22,7 @@ import os
 
 import dagster as dg
 
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource
@@ -63,6 +64,7 @@ def deployment_name() -> str:
 def local_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
+        "catalog": CatalogResource(),
         "http": HttpClientResource(),
         "transcriber": TranscriberResource(),
         "embedder": EmbedderResource(),
@@ -78,6 +80,8 @@ def production_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         # A path on the box (or a shared volume). See deploy/README.md "Warehouse at scale" for many machines.
         "warehouse": WarehouseResource(path=dg.EnvVar("PODCAST_BRIEF_WAREHOUSE_PATH")),
+        # PODCAST_BRIEF_CATALOG_URL (PostgreSQL in production), read when used; SQLite in the home folder without it.
+        "catalog": CatalogResource(),
         "http": HttpClientResource(),
         # model auto: base on GPU workers, tiny.en on CPU ones (the measured trade-off, QUALITY.md).
         "transcriber": TranscriberResource(),

@@ -3,12 +3,13 @@
 import dagster as dg
 
 DAILY_JOB_NAME = "daily_brief"
-# Asset groups whose assets are all daily-partitioned; the job runs them for one publication day.
+# Asset groups whose assets are all daily-partitioned; the job runs them for one publication day, with
+# `subscribers` (the registry's daily snapshot of the catalog).
 DAILY_GROUPS = ("ingest", "insights", "delivery", "sql_daily")
 
 daily_brief_job = dg.define_asset_job(
     DAILY_JOB_NAME,
-    selection=dg.AssetSelection.groups(*DAILY_GROUPS),
+    selection=dg.AssetSelection.groups(*DAILY_GROUPS) | dg.AssetSelection.assets("subscribers"),
     description="Materialize every daily-partitioned asset of one publication day.",
     # Run-level retry (the daemon's run_retries, see deploy/dagster.yaml): a failed daily run is re-executed
     # from its failed steps twice; step-level RetryPolicy on network assets handles transient HTTP/SMTP errors.

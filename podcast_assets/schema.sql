@@ -199,3 +199,9 @@ ALTER TABLE episodes ADD COLUMN IF NOT EXISTS description VARCHAR;
 ALTER TABLE brief_deliveries ADD COLUMN IF NOT EXISTS smtp_code INTEGER;
 -- When the audio_retention job deleted the episode's audio (audio_path is then null; a re-run downloads it again).
 ALTER TABLE episodes ADD COLUMN IF NOT EXISTS audio_deleted_at TIMESTAMP;
+-- feeds, subscribers, brief_deliveries and delivery_attempts live in the catalog (podcast_assets/catalog/); the
+-- tables above are read-only copies the daily run refreshes for SQL models and joins (catalog/mirror.py).
+ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS confirmed_at TIMESTAMP;
+ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS unsubscribed_at TIMESTAMP;
+ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS paused BOOLEAN;
+ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS source VARCHAR;

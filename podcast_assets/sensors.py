@@ -8,7 +8,10 @@ import os
 
 import dagster as dg
 import httpx
+import sqlalchemy as sa
 
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.tables import feeds
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.policy_http import DeadlineExceeded, policy_client
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -67,8 +70,8 @@ def new_feed_run_requests(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches `episodes` for the latest day, restricted to the new feed, when a feed is added.",
 )
-def new_feed_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-    rows = warehouse.query("SELECT feed_url, added_at FROM feeds ORDER BY added_at").to_dicts()
+def new_feed_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
+    rows = catalog.rows(sa.select(feeds.c.feed_url, feeds.c.added_at).order_by(feeds.c.added_at))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     requests, cursor = new_feed_run_requests(rows, context.cursor, now)
     for request in requests:

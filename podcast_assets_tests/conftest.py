@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.demo.server import SiteServer
 from podcast_assets.settings import environment
@@ -39,6 +40,12 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def catalog_in(home: Path) -> CatalogResource:
+    """The catalog a process with PODCAST_BRIEF_HOME=home uses by default (SQLite in that folder)."""
+    home.mkdir(parents=True, exist_ok=True)
+    return CatalogResource(url=f"sqlite:///{home / 'catalog.sqlite'}")
 
 
 def patched_env(values: dict[str, str | None]):

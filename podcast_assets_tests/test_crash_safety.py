@@ -31,9 +31,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from podcast_assets.admin import add_subscriber
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.tables import brief_deliveries as brief_deliveries_table
 from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
 from podcast_assets.demo.network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
@@ -43,6 +46,7 @@ from podcast_assets.operations.dead_runs import clear_dead_runs
 from podcast_assets.operations.deliveries import (
     UNKNOWN_AFTER_CRASH,
     day_briefs,
+    day_deliveries,
     deliver_day,
     resend,
     sent_twice,
@@ -51,7 +55,7 @@ from podcast_assets.operations.run_processes import RUN_HOST_TAG, RUN_PID_TAG, h
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseLocked, WarehouseResource
 from podcast_assets.settings import LOCAL_DAGSTER_YAML
-from podcast_assets_tests.conftest import smtp_server
+from podcast_assets_tests.conftest import catalog_in, smtp_server
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = DEMO_DAY.isoformat()
@@ -219,15 +223,15 @@ class _Cli:
         return process.returncode, log.read_text()
 
 
-def _prepare_home(home: Path, site: SiteServer) -> WarehouseResource:
+def _prepare_home(home: Path, site: SiteServer) -> tuple[WarehouseResource, CatalogResource]:
     """Demo feeds and subscribers (plus the two extra), and the local dagster.yaml the CLI would write."""
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML)
-    warehouse = WarehouseResource(path=str(home / "warehouse.duckdb"))
-    register_demo(warehouse, site)
+    catalog = catalog_in(home)
+    register_demo(catalog, site)
     for email, interests, name in EXTRA_SUBSCRIBERS:
-        add_subscriber(warehouse, email, interests, name)
-    return warehouse
+        add_subscriber(catalog, email, interests, name)
+    return WarehouseResource(path=str(home / "warehouse.duckdb")), catalog
 
 
 @contextmanager
@@ -241,10 +245,12 @@ def _runs_of(instance: dg.DagsterInstance, pid: int) -> list[dg.DagsterRun]:
 
 
 def _step_logged(instance: dg.DagsterInstance, pid: int, step_key: str, text: str = "") -> bool:
-    """The run started by process `pid` has an event of `step_key` whose message contains `text`."""
+    """The run started by process `pid` has an event of `step_key` (or of a step inside that graph-backed asset,
+    e.g. `transcripts.transcribe_shard[...]`) whose message contains `text`."""
     for run in _runs_of(instance, pid):
         for entry in instance.all_logs(run.run_id):
-            if entry.step_key == step_key and text in (entry.user_message or ""):
+            key = entry.step_key or ""
+            if (key == step_key or key.startswith(f"{step_key}.")) and text in (entry.user_message or ""):
                 return True
     return False
 
@@ -283,13 +289,8 @@ def _duplicate_keys(warehouse: WarehouseResource, day: dt.date) -> dict[str, int
     return duplicates
 
 
-def _statuses(warehouse: WarehouseResource, day: dt.date) -> dict[str, str]:
-    rows = warehouse.query(
-        "SELECT s.email, d.status FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "
-        "WHERE d.partition_date = ?",
-        [day],
-    )
-    return dict(rows.iter_rows())
+def _statuses(catalog: CatalogResource, day: dt.date) -> dict[str, str]:
+    return dict(day_deliveries(catalog, day).select("email", "status").iter_rows())
 
 
 # ---------------------------------------------------------------- the world (one per module)
@@ -299,16 +300,21 @@ def _statuses(warehouse: WarehouseResource, day: dt.date) -> dict[str, str]:
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("crash")
     with SiteServer() as site, _counting_smtp() as (port_a, inbox_a), _counting_smtp() as (port_b, inbox_b):
-        warehouse_a = _prepare_home(root / "home_a", site)
-        warehouse_b = _prepare_home(root / "home_b", site)
+        warehouse_a, catalog_a = _prepare_home(root / "home_a", site)
+        warehouse_b, catalog_b = _prepare_home(root / "home_b", site)
         cli_a = _Cli(root / "home_a", port_a, root)
         # The reference: the day run once, start to end, nothing in the way.
         code, output = cli_a.run("run", "--date", DAY)
         assert code == 0, output[-3000:]
         yield {
             "site": site,
-            "a": {"cli": cli_a, "warehouse": warehouse_a, "inbox": inbox_a},
-            "b": {"cli": _Cli(root / "home_b", port_b, root), "warehouse": warehouse_b, "inbox": inbox_b},
+            "a": {"cli": cli_a, "warehouse": warehouse_a, "catalog": catalog_a, "inbox": inbox_a},
+            "b": {
+                "cli": _Cli(root / "home_b", port_b, root),
+                "warehouse": warehouse_b,
+                "catalog": catalog_b,
+                "inbox": inbox_b,
+            },
         }
 
 
@@ -316,7 +322,7 @@ def test_the_reference_run_emailed_every_subscriber_once(world):
     a = world["a"]
     expected = {"ada@example.com", "grace@example.com", "linus@example.com", *(e for e, _, _ in EXTRA_SUBSCRIBERS)}
     assert a["inbox"].received == dict.fromkeys(expected, 1)
-    assert set(_statuses(a["warehouse"], DEMO_DAY).values()) == {"sent"}
+    assert set(_statuses(a["catalog"], DEMO_DAY).values()) == {"sent"}
 
 
 def test_sigkill_during_episodes_while_audio_downloads(world):
@@ -367,7 +373,7 @@ def test_sigkill_during_transcripts_leaves_a_dead_run_that_the_next_run_clears(w
         process.wait()
         assert "cleared a dead run before starting" in log.read_text()  # the run killed in transcripts
         assert not b["inbox"].received
-        assert b["warehouse"].query("SELECT count(*) AS n FROM brief_deliveries")["n"][0] == 0
+        assert day_deliveries(b["catalog"], DEMO_DAY).is_empty()
 
         b["inbox"].hold = {"kate@example.com"}
         process, log = b["cli"].start("run", "--date", DAY)
@@ -378,7 +384,7 @@ def test_sigkill_during_transcripts_leaves_a_dead_run_that_the_next_run_clears(w
 
         assert "cleared a dead run before starting" in log.read_text()
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert _statuses(b["warehouse"], DEMO_DAY)["kate@example.com"] == "sending"
+    assert _statuses(b["catalog"], DEMO_DAY)["kate@example.com"] == "sending"
 
 
 def test_the_run_after_the_kills_completes_with_the_reference_tables_and_no_double_send(world):
@@ -390,11 +396,11 @@ def test_the_run_after_the_kills_completes_with_the_reference_tables_and_no_doub
     assert set(_duplicate_keys(b["warehouse"], DEMO_DAY).values()) == {0}
     # Every subscriber once: kate's copy reached the server before the kill and was not sent again.
     assert b["inbox"].received == a["inbox"].received
-    statuses = _statuses(b["warehouse"], DEMO_DAY)
+    statuses = _statuses(b["catalog"], DEMO_DAY)
     assert statuses.pop("kate@example.com") == UNKNOWN_AFTER_CRASH
     assert set(statuses.values()) == {"sent"}
     assert "podcast-brief deliveries resend --date 2026-11-24 --email kate@example.com" in output
-    assert sent_twice(b["warehouse"], DEMO_DAY).is_empty()
+    assert sent_twice(b["catalog"], DEMO_DAY).is_empty()
     with _instance(b["cli"].home) as instance:
         (last,) = instance.get_runs(filters=dg.RunsFilter(job_name="daily_brief"), limit=1)
         checks = {
@@ -406,6 +412,7 @@ def test_the_run_after_the_kills_completes_with_the_reference_tables_and_no_doub
             ).records
         }
         assert checks["never_sent_twice"] is True
+        assert checks["only_to_confirmed_subscribers"] is True
         assert not instance.event_log_storage.get_concurrency_info("gpu").claimed_slots
 
 
@@ -415,17 +422,15 @@ def test_an_operator_resends_the_uncertain_brief_on_purpose(world):
     assert code == 0, output
     assert "kate@example.com\tsent" in output
     assert b["inbox"].received["kate@example.com"] == 2
-    assert _statuses(b["warehouse"], DEMO_DAY)["kate@example.com"] == "sent"
-    attempts = (
-        b["warehouse"]
-        .query(
+    assert _statuses(b["catalog"], DEMO_DAY)["kate@example.com"] == "sent"
+    attempts = b["catalog"].rows(
+        sa.text(
             "SELECT triggered_by, outcome FROM delivery_attempts a JOIN subscribers s USING (subscriber_id) "
             "WHERE s.email = 'kate@example.com' ORDER BY attempt"
         )
-        .rows()
     )
-    assert attempts == [("run", UNKNOWN_AFTER_CRASH), ("resend", "sent")]
-    assert sent_twice(b["warehouse"], DEMO_DAY).is_empty()  # an operator's resend is not a double send
+    assert [(r["triggered_by"], r["outcome"]) for r in attempts] == [("run", UNKNOWN_AFTER_CRASH), ("resend", "sent")]
+    assert sent_twice(b["catalog"], DEMO_DAY).is_empty()  # an operator's resend is not a double send
 
 
 def test_sigterm_cancels_the_run_frees_its_slots_and_exits_non_zero(world):
@@ -485,24 +490,23 @@ def test_a_second_run_of_the_same_day_refuses_with_the_holder(world, tmp_path):
 
 
 @pytest.fixture
-def one_brief(tmp_path) -> tuple[WarehouseResource, dt.date]:
+def one_brief(tmp_path) -> tuple[WarehouseResource, CatalogResource, dt.date]:
     warehouse = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
-    subscriber_id = add_subscriber(warehouse, "ada@example.com", "batteries", "Ada")
+    catalog = catalog_in(tmp_path)
+    subscriber_id = add_subscriber(catalog, "ada@example.com", "batteries", "Ada")
     warehouse.execute(
         "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# Brief', '<h1>Brief</h1>', 'Brief', NULL)",
         [DEMO_DAY, subscriber_id],
     )
-    return warehouse, DEMO_DAY
+    return warehouse, catalog, DEMO_DAY
 
 
 def _mailer(port: int, **kwargs) -> MailerResource:
     return MailerResource(smtp_host="127.0.0.1", smtp_port=port, timeout_s=5, **kwargs)
 
 
-def _row(warehouse: WarehouseResource, day: dt.date) -> dict:
-    return warehouse.query(
-        "SELECT status, smtp_code, attempts, error FROM brief_deliveries WHERE partition_date = ?", [day]
-    ).to_dicts()[0]
+def _row(catalog: CatalogResource, day: dt.date) -> dict:
+    return day_deliveries(catalog, day).select("status", "smtp_code", "attempts", "error").to_dicts()[0]
 
 
 @pytest.mark.parametrize(
@@ -517,70 +521,71 @@ def _row(warehouse: WarehouseResource, day: dt.date) -> dict:
     ],
 )
 def test_smtp_faults_are_recorded_and_resolved_by_the_rule(one_brief, behavior, status, code, next_run_sends):
-    warehouse, day = one_brief
+    warehouse, catalog, day = one_brief
     server = _ScriptedSmtp(behavior)
     try:
-        counts = deliver_day(warehouse, _mailer(server.port), day, log=lambda _: None)
+        counts = deliver_day(warehouse, catalog, _mailer(server.port), day, log=lambda _: None)
     finally:
         server.shutdown()
         server.server_close()
     assert counts[status] == 1
-    row = _row(warehouse, day)
+    row = _row(catalog, day)
     assert (row["status"], row["smtp_code"], row["attempts"]) == (status, code, 1)
     assert row["error"]
     healthy = _ScriptedSmtp("ok")
     try:
-        deliver_day(warehouse, _mailer(healthy.port), day, log=lambda _: None)
+        deliver_day(warehouse, catalog, _mailer(healthy.port), day, log=lambda _: None)
         assert healthy.accepted == (["ada@example.com"] if next_run_sends else [])
         if not next_run_sends:
-            assert _row(warehouse, day)["status"] == status  # held: no automatic second copy
-            ((email, outcome),) = resend(warehouse, _mailer(healthy.port), day)  # an operator's resend
+            assert _row(catalog, day)["status"] == status  # held: no automatic second copy
+            ((email, outcome),) = resend(warehouse, catalog, _mailer(healthy.port), day)  # an operator's resend
             assert (email, outcome.status) == ("ada@example.com", "sent")
-        assert _row(warehouse, day)["status"] == "sent"
-        deliver_day(warehouse, _mailer(healthy.port), day, log=lambda _: None)
+        assert _row(catalog, day)["status"] == "sent"
+        deliver_day(warehouse, catalog, _mailer(healthy.port), day, log=lambda _: None)
         assert len(healthy.accepted) == 1  # and never again
     finally:
         healthy.shutdown()
         healthy.server_close()
-    assert sent_twice(warehouse, day).is_empty()
+    assert sent_twice(catalog, day).is_empty()
 
 
 def test_resend_uncertain_makes_later_runs_resend_with_the_same_message_id(one_brief):
-    warehouse, day = one_brief
+    warehouse, catalog, day = one_brief
     dropping = _ScriptedSmtp("drop_before_reply")
-    deliver_day(warehouse, _mailer(dropping.port), day, log=lambda _: None)
+    deliver_day(warehouse, catalog, _mailer(dropping.port), day, log=lambda _: None)
     dropping.shutdown()
     dropping.server_close()
     healthy = _ScriptedSmtp("ok")
     try:
-        deliver_day(warehouse, _mailer(healthy.port, resend_uncertain=True), day, log=lambda _: None)
+        deliver_day(warehouse, catalog, _mailer(healthy.port, resend_uncertain=True), day, log=lambda _: None)
         assert healthy.accepted == ["ada@example.com"]
     finally:
         healthy.shutdown()
         healthy.server_close()
-    ids = warehouse.query("SELECT DISTINCT message_id FROM delivery_attempts")["message_id"].to_list()
+    ids = catalog.rows(sa.text("SELECT DISTINCT message_id FROM delivery_attempts"))
     assert len(ids) == 1
-    assert sent_twice(warehouse, day).height == 1  # at-least-once, and the check says so
+    assert sent_twice(catalog, day).height == 1  # at-least-once, and the check says so
 
 
 def test_a_sending_row_left_by_a_dead_sender_is_not_resent(one_brief):
-    warehouse, day = one_brief
-    (brief,) = day_briefs(warehouse, day)
-    warehouse.execute(
-        "INSERT INTO brief_deliveries (partition_date, subscriber_id, status, message_id, attempts) "
-        "VALUES (?, ?, 'sending', 'x', 1)",
-        [day, brief["subscriber_id"]],
-    )
+    warehouse, catalog, day = one_brief
+    (brief,) = day_briefs(warehouse, catalog, day)
+    with catalog.begin() as connection:
+        connection.execute(
+            brief_deliveries_table.insert().values(
+                partition_date=day, subscriber_id=brief["subscriber_id"], status="sending", message_id="x", attempts=1
+            )
+        )
     messages = []
     healthy = _ScriptedSmtp("ok")
     try:
-        counts = deliver_day(warehouse, _mailer(healthy.port), day, log=messages.append)
+        counts = deliver_day(warehouse, catalog, _mailer(healthy.port), day, log=messages.append)
     finally:
         healthy.shutdown()
         healthy.server_close()
     assert healthy.accepted == []
     assert counts["held_uncertain"] == 1
-    assert _row(warehouse, day)["status"] == UNKNOWN_AFTER_CRASH
+    assert _row(catalog, day)["status"] == UNKNOWN_AFTER_CRASH
     assert "deliveries resend --date 2026-11-24 --email ada@example.com" in messages[0]
 
 

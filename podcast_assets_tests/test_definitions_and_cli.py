@@ -10,8 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from podcast_assets.admin import list_feeds, list_subscribers
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.cli import main
-from podcast_assets.resources.warehouse import WarehouseResource
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_ASSETS = {
@@ -68,7 +69,7 @@ def test_feeds_commands_round_trip(home, capsys):
     assert main(["feeds", "add", "ftp://nope"]) == 2
     assert main(["feeds", "remove", "https://example.com/feed.xml"]) == 0
     assert main(["feeds", "remove", "https://example.com/feed.xml"]) == 1
-    assert WarehouseResource().query("SELECT * FROM feeds").is_empty()
+    assert list_feeds(CatalogResource()).is_empty()
 
 
 def test_subscriber_validation_writes_nothing_on_bad_input(home, capsys):
@@ -76,10 +77,10 @@ def test_subscriber_validation_writes_nothing_on_bad_input(home, capsys):
     assert "invalid email" in capsys.readouterr().err
     assert main(["subscribers", "add", "a@example.com", "--interests", " , ;"]) == 2
     assert "interests must not be empty" in capsys.readouterr().err
-    assert WarehouseResource().query("SELECT * FROM subscribers").is_empty()
+    assert list_subscribers(CatalogResource()).is_empty()
     assert main(["subscribers", "add", "A@Example.com", "--interests", "sleep, health", "--name", "A"]) == 0
     assert main(["subscribers", "remove", "a@example.com"]) == 0
-    rows = WarehouseResource().query("SELECT email, active FROM subscribers").to_dicts()
+    rows = list_subscribers(CatalogResource()).select("email", "active").to_dicts()
     assert rows == [{"email": "a@example.com", "active": False}]
 
 

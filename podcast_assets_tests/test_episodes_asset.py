@@ -9,6 +9,7 @@ import pytest
 
 from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource
 from podcast_assets.operations.retention import audio_retention_job
@@ -64,9 +65,9 @@ def world(home, site):
     ]
     site.site.resources["/feed.xml"] = Resource(_rss(base, items), "application/rss+xml")
     warehouse = WarehouseResource()
-    add_feed(warehouse, site.url("/feed.xml"))
-    add_feed(warehouse, site.url("/bad.xml"))
-    add_feed(warehouse, site.url("/gone.xml"))
+    add_feed(CatalogResource(), site.url("/feed.xml"))
+    add_feed(CatalogResource(), site.url("/bad.xml"))
+    add_feed(CatalogResource(), site.url("/gone.xml"))
     return warehouse
 
 
@@ -76,6 +77,7 @@ def _materialize(day: dt.date, http: HttpClientResource | None = None) -> dg.Exe
         partition_key=day.isoformat(),
         resources={
             "warehouse": WarehouseResource(),
+            "catalog": CatalogResource(),
             "http": http or HttpClientResource(timeout_s=5),
             "media": MediaStoreResource(),
         },
@@ -185,7 +187,7 @@ def test_audio_retention_deletes_old_audio_marks_rows_and_a_rerun_downloads_agai
     (home / "audio" / "2026-10-01").mkdir(parents=True)
     (home / "audio" / "2026-10-01" / "left-over.mp3").write_bytes(b"x" * 10)
 
-    resources = {"warehouse": WarehouseResource(), "media": MediaStoreResource()}
+    resources = {"warehouse": WarehouseResource(), "catalog": CatalogResource(), "media": MediaStoreResource()}
     monkeypatch.setenv("PODCAST_BRIEF_AUDIO_RETENTION_DAYS", "7")
     too_soon = audio_retention_job.execute_in_process(
         resources=resources, tags={"dagster/scheduled_execution_time": "2026-11-30T04:00:00+00:00"}

@@ -20,8 +20,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.admin import add_feed
+from podcast_assets.admin import add_feed, list_feeds
 from podcast_assets.assets.episodes import episodes
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.cli import main as cli_main
 from podcast_assets.core.links import safe_link
 from podcast_assets.core.rss import parse_feed
@@ -422,7 +423,7 @@ def test_feeds_add_refuses_private_urls_with_a_clear_message(home, capsys):
             assert cli_main(["feeds", "add", "http://127.0.0.1:8751/feed.xml"]) == 0
             assert cli_main(["feeds", "add", "http://127.0.0.2:8751/feed.xml"]) == 2
         assert cli_main(["feeds", "add", "https://feeds.invalid/rss"]) == 0  # does not resolve now: checked on fetch
-    feeds = WarehouseResource().query("SELECT feed_url FROM feeds ORDER BY 1")["feed_url"].to_list()
+    feeds = sorted(list_feeds(CatalogResource())["feed_url"].to_list())
     assert feeds == ["http://127.0.0.1:8751/feed.xml", "https://feeds.invalid/rss"]
 
 
@@ -598,21 +599,22 @@ def hostile_world(home, site):
     site.site.redirects["/moved.xml"] = f"http://127.0.0.2:{port}/feed.xml"
     warehouse = WarehouseResource()
     for path in [*feeds, "/moved.xml"]:
-        add_feed(warehouse, site.url(path))
+        add_feed(CatalogResource(), site.url(path))
     return warehouse
 
 
 def test_hostile_feeds_are_recorded_and_the_good_items_go_on(hostile_world, site):
     bomb = _gzip_bomb(100 * 1024 * 1024)
     with hostile_server({"/bomb.xml": serve_gzip(bomb), "/drip.xml": drip_body}) as hostile_base:
-        add_feed(hostile_world, hostile_base + "/bomb.xml")
-        add_feed(hostile_world, hostile_base + "/drip.xml")
+        add_feed(CatalogResource(), hostile_base + "/bomb.xml")
+        add_feed(CatalogResource(), hostile_base + "/drip.xml")
         started = time.monotonic()
         result = dg.materialize(
             [episodes],
             partition_key=DAY.isoformat(),
             resources={
                 "warehouse": WarehouseResource(),
+                "catalog": CatalogResource(),
                 "http": HttpClientResource(timeout_s=5, feed_total_timeout_s=2),
                 "media": MediaStoreResource(),
             },
@@ -662,6 +664,7 @@ def test_hostile_feeds_are_recorded_and_the_good_items_go_on(hostile_world, site
         partition_key=DAY.isoformat(),
         resources={
             "warehouse": WarehouseResource(),
+            "catalog": CatalogResource(),
             "http": HttpClientResource(timeout_s=5),
             "media": MediaStoreResource(),
         },

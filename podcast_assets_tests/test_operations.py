@@ -15,6 +15,8 @@ import pytest
 from podcast_assets.admin import add_subscriber
 from podcast_assets.assets.briefs import brief_deliveries
 from podcast_assets.assets.transcripts import transcripts as transcripts_asset
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.tables import feeds
 from podcast_assets.cli import main as cli_main
 from podcast_assets.demo.feeds import feed_path, media_bytes, publish_network
 from podcast_assets.demo.network import DEEP_REST, DEMO_DAY, GRID_REPORT
@@ -58,8 +60,9 @@ def _with_policies(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     return with_operations_policies([assets_def])[0]
 
 
-def _set_added_at(warehouse: WarehouseResource, url: str, added_at: dt.datetime) -> None:
-    warehouse.execute("UPDATE feeds SET added_at = ? WHERE feed_url = ?", [added_at, url])
+def _set_added_at(url: str, added_at: dt.datetime) -> None:
+    with CatalogResource().begin() as connection:
+        connection.execute(feeds.update().where(feeds.c.feed_url == url).values(added_at=added_at))
 
 
 # ---------------------------------------------------------------- wiring
@@ -79,8 +82,9 @@ def test_definitions_carry_the_operations_policies():
     for name in ("episodes", "brief_deliveries"):
         policy = defs.resolve_assets_def(name).op.retry_policy
         assert policy.max_retries >= 2 and policy.backoff == dg.Backoff.EXPONENTIAL and policy.jitter is not None
-    for name in ("transcripts", "insight_embeddings"):
-        tags = defs.resolve_assets_def(name).op.tags
+    # transcripts is graph-backed: its per-shard step carries the GPU routing, the plan and write steps do not.
+    shard_op = defs.resolve_assets_def("transcripts").node_def.node_named("transcribe_shard").definition
+    for tags in (shard_op.tags, defs.resolve_assets_def("insight_embeddings").op.tags):
         assert tags["dagster-celery/queue"] == "gpu"
         assert json.loads(tags["dagster-k8s/config"])["container_config"]["resources"]["limits"]["nvidia.com/gpu"]
     hooks = {hook.name for hook in defs.resolve_assets_def("episodes").hook_defs}
@@ -108,7 +112,7 @@ def test_new_feed_sensor_fetches_the_new_feeds_episodes(home, site, instance):
     warehouse = WarehouseResource()
     urls = dict(zip(("grid", "model", "rest", "signal"), publish_network(site), strict=True))
     assert cli_main(["feeds", "add", urls["grid"]]) == 0
-    _set_added_at(warehouse, urls["grid"], dt.datetime.combine(DEMO_DAY, dt.time(8)))
+    _set_added_at(urls["grid"], dt.datetime.combine(DEMO_DAY, dt.time(8)))
     job = _defs().resolve_job_def(NEW_FEED_JOB_NAME)
     assert job.execute_in_process(partition_key=DAY, instance=instance).success  # the day as the schedule saw it
     grid_episodes = warehouse.query("SELECT episode_id FROM episodes WHERE feed_url = ?", [urls["grid"]]).height
@@ -116,14 +120,18 @@ def test_new_feed_sensor_fetches_the_new_feeds_episodes(home, site, instance):
 
     # Ops add a feed the next morning; the sensor's last tick was at midnight.
     assert cli_main(["feeds", "add", urls["rest"]]) == 0
-    _set_added_at(warehouse, urls["rest"], dt.datetime.combine(DEMO_DAY + dt.timedelta(days=1), dt.time(9)))
+    _set_added_at(urls["rest"], dt.datetime.combine(DEMO_DAY + dt.timedelta(days=1), dt.time(9)))
     cursor = dt.datetime.combine(DEMO_DAY + dt.timedelta(days=1), dt.time()).isoformat()
     result = new_feed_sensor(
-        dg.build_sensor_context(cursor=cursor, instance=instance, resources={"warehouse": warehouse})
+        dg.build_sensor_context(
+            cursor=cursor, instance=instance, resources={"warehouse": warehouse, "catalog": CatalogResource()}
+        )
     )
     assert [(r.partition_key, r.tags[FEED_URL_TAG]) for r in result.run_requests] == [(DAY, urls["rest"])]
     again = new_feed_sensor(
-        dg.build_sensor_context(cursor=result.cursor, instance=instance, resources={"warehouse": warehouse})
+        dg.build_sensor_context(
+            cursor=result.cursor, instance=instance, resources={"warehouse": warehouse, "catalog": CatalogResource()}
+        )
     )
     assert not again.run_requests
 
@@ -183,7 +191,7 @@ def test_smtp_outage_is_a_failed_row_and_the_next_run_delivers_once(home, instan
     """brief_deliveries records a send failure per subscriber (the step succeeds, the RetryPolicy does not fire);
     the next materialization sends it, and a third never sends twice."""
     warehouse = WarehouseResource()
-    subscriber_id = add_subscriber(warehouse, "ada@example.com", "batteries", "Ada")
+    subscriber_id = add_subscriber(CatalogResource(), "ada@example.com", "batteries", "Ada")
     warehouse.execute(
         "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# Brief', '<h1>Brief</h1>', 'Brief', NULL)",
         [DEMO_DAY, subscriber_id],
@@ -196,7 +204,7 @@ def test_smtp_outage_is_a_failed_row_and_the_next_run_delivers_once(home, instan
             [deliveries],
             partition_key=DAY,
             instance=instance,
-            resources={"warehouse": warehouse, "mailer": mailer},
+            resources={"warehouse": warehouse, "catalog": CatalogResource(), "mailer": mailer},
             selection=["brief_deliveries"],
         )
 
@@ -260,6 +268,7 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
         raise_on_error=False,
         resources={
             "warehouse": warehouse,
+            "catalog": CatalogResource(),
             "transcriber": TranscriberResource(model=str(tmp_path / "no-model"), device="cpu"),
             "media": MediaStoreResource(),
         },
@@ -286,7 +295,9 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
         evaluate(None)  # the default: no webhook
     row = warehouse.query("SELECT * FROM run_failures").to_dicts()
     assert len(row) == 1 and row[0]["run_id"] == failed.run_id and row[0]["partition_key"] == DAY
-    assert row[0]["failed_steps"] == ["transcripts"] and "neither tiny.en" in row[0]["error"]
+    # The step of the shard holding e1 (transcripts is a graph-backed asset: one step per shard).
+    (failed_step,) = row[0]["failed_steps"]
+    assert failed_step.startswith("transcripts.transcribe_shard[") and "neither tiny.en" in row[0]["error"]
     assert row[0]["alerted"] is False
 
     webhook = _Webhook()
@@ -304,4 +315,5 @@ def test_run_failure_sensor_records_and_alerts_a_real_failed_run(home, instance,
 
     # The failure hook accounted the failed step's cost too.
     costs = warehouse.query("SELECT outcome, cpu_s FROM run_costs WHERE run_id = ?", [failed.run_id]).to_dicts()
-    assert costs and costs[0]["outcome"] == "failure" and costs[0]["cpu_s"] > 0
+    failures = [c for c in costs if c["outcome"] == "failure"]  # the failed shard step; the others succeeded
+    assert len(failures) == 1 and failures[0]["cpu_s"] > 0

@@ -12,6 +12,8 @@ import polars as pl
 import pytest
 
 from podcast_assets.admin import add_subscriber
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.tables import subscribers
 from podcast_assets.demo.network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
 from podcast_assets.demo.server import SiteServer
@@ -43,20 +45,23 @@ def world(tmp_path_factory):
         ),
     ):
         warehouse = WarehouseResource()
-        register_demo(warehouse, site)
-        add_subscriber(warehouse, NOBODY, "knitting patterns, medieval pottery", "Nobody")
+        register_demo(CatalogResource(), site)
+        add_subscriber(CatalogResource(), NOBODY, "knitting patterns, medieval pottery", "Nobody")
         grid_feed = site.url("/feeds/grid-report.xml")
-        add_subscriber(warehouse, GRID_ONLY, "energy storage, batteries", "Grid fan", feeds=[grid_feed])
+        add_subscriber(CatalogResource(), GRID_ONLY, "energy storage, batteries", "Grid fan", feeds=[grid_feed])
         # A row written around the CLI's validation must not take the other subscribers down.
-        warehouse.execute(
-            "INSERT INTO subscribers (subscriber_id, email, interests, active) "
-            "VALUES ('broken', 'b@example.com', '', TRUE)"
-        )
+        with CatalogResource().begin() as connection:
+            connection.execute(
+                subscribers.insert().values(
+                    subscriber_id="broken", email="b@example.com", interests="", confirmed_at=dt.datetime(2026, 1, 1)
+                )
+            )
         instance = dg.DagsterInstance.ephemeral()
         first = run_day(DEMO_DAY, instance)
         yield {
             "home": home,
             "warehouse": warehouse,
+            "catalog": CatalogResource(),
             "inbox": inbox,
             "instance": instance,
             "first": first,
@@ -243,7 +248,7 @@ def test_a_failed_send_is_recorded_and_the_next_run_sends_it(world):
     from podcast_assets.definitions import defs
 
     warehouse = world["warehouse"]
-    add_subscriber(warehouse, "late@example.com", "battery chemistry, energy storage", "Late")
+    add_subscriber(CatalogResource(), "late@example.com", "battery chemistry, energy storage", "Late")
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
 
     def materialize_deliveries() -> dg.ExecuteInProcessResult:

@@ -22,6 +22,8 @@ import dagster as dg
 import pytest
 import yaml
 
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.core.sharding import shard_key
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,13 +122,16 @@ def test_kubernetes_deployment_loads_with_k8s_executor_and_gpu_pod_config():
         assert job.executor_def.name == "k8s"
         schema = job.executor_def.config_schema.config_type  # the configured executor validated its config
         assert schema is not None and K8S_EXECUTOR_CONFIG["max_concurrent"] == 8
-        for name in ("transcripts", "insight_embeddings"):
-            tags = defs.resolve_assets_def(name).op.tags
+        shard_op = defs.resolve_assets_def("transcripts").node_def.node_named("transcribe_shard").definition
+        for tags in (shard_op.tags, defs.resolve_assets_def("insight_embeddings").op.tags):
             pod = get_user_defined_k8s_config(tags)  # raises on a malformed dagster-k8s/config tag
             assert pod.container_config["resources"]["limits"]["nvidia.com/gpu"] == "1"
             assert pod.pod_spec_config["node_selector"] == {"nvidia.com/gpu.present": "true"}
-        cpu = get_user_defined_k8s_config(defs.resolve_assets_def("episodes").op.tags)
-        assert not cpu.container_config
+        for tags in (
+            defs.resolve_assets_def("episodes").op.tags,
+            defs.resolve_assets_def("transcripts").node_def.node_named("write_transcripts").definition.tags,
+        ):
+            assert not get_user_defined_k8s_config(tags).container_config
         assert "alert_webhook" in defs.resources
 
 
@@ -252,10 +257,9 @@ def test_production_instance_runs_on_postgres(tmp_path, home, site):
     from podcast_assets.demo.feeds import publish_network
     from podcast_assets.demo.network import DEMO_DAY
     from podcast_assets.deployment import set_pool_limits
-    from podcast_assets.resources.warehouse import WarehouseResource
 
     urls = publish_network(site)
-    add_feed(WarehouseResource(), urls[0])
+    add_feed(CatalogResource(), urls[0])
     with postgres_server() as port, production_instance(tmp_path, port) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         set_pool_limits(instance, {"gpu": 2})
@@ -356,20 +360,25 @@ def _day_results(warehouse) -> dict[str, list]:
 
 
 DEMO_DAY_FOR_SCALE = dt.date(2026, 11, 24)
-GPU_STEPS = {"transcripts", "insight_embeddings"}
+# transcripts fans out: one step per shard of the day, `gpu` queue; the plan and write steps run on the CPU queue.
+SHARDS = 4
+SHARD_STEPS = {f"transcripts.transcribe_shard[{shard_key(i, SHARDS)}]" for i in range(SHARDS)}
+GPU_STEPS = SHARD_STEPS | {"insight_embeddings"}
 
 
 @pytest.mark.scale_out
 @pytest.mark.slow
 def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
     """The daily job of the demo day through the celery executor (Redis broker, Postgres instance from
-    deploy/dagster.yaml), a default-queue worker and a `gpu`-queue worker: same tables as the in-process run,
-    and the GPU-tagged steps ran in the gpu worker's processes. (There is no GPU here: the `gpu` worker runs
-    whisperx and MiniLM on CPU; the routing is what is tested.) ~3-4 minutes on 2 cores."""
+    deploy/dagster.yaml), a default-queue worker and two `gpu`-queue workers: the day's transcription fans out
+    into 4 shard steps that both gpu workers take, and the tables equal the in-process run's (2 shards, one
+    process). (There is no GPU here: the `gpu` workers run whisperx and MiniLM on CPU; the routing and the
+    fan-out are what is tested.) ~4-5 minutes on 2 cores."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from podcast_assets.demo.run import register_demo
     from podcast_assets.demo.server import SiteServer
+    from podcast_assets.deployment import set_pool_limits
     from podcast_assets.resources.warehouse import WarehouseResource
     from podcast_assets.runner import run_day
 
@@ -388,7 +397,7 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
             "PODCAST_BRIEF_WAREHOUSE_PATH": str(tmp_path / "in-process" / "warehouse.duckdb"),
         }
         with patched_env(reference_env), _definitions_for("production"):
-            register_demo(WarehouseResource(), site)
+            register_demo(CatalogResource(), site)
             with dg.DagsterInstance.ephemeral() as ephemeral:
                 assert run_day(DEMO_DAY_FOR_SCALE, ephemeral).success
             expected = _day_results(WarehouseResource())
@@ -400,19 +409,28 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
             "PODCAST_BRIEF_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0",
             "PODCAST_BRIEF_CELERY_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            # The catalog on the same PostgreSQL: every worker process reads subscribers and writes the ledger there.
+            "PODCAST_BRIEF_CATALOG_URL": _catalog_database(pg_port, "catalog"),
         }
         with patched_env(celery_env), production_instance(tmp_path, pg_port) as instance:
-            register_demo(WarehouseResource(), site)
+            register_demo(CatalogResource(), site)
+            set_pool_limits(instance, {"gpu": 2})  # two GPU workers: two shards at once
             worker_env = {**os.environ, "PODCAST_BRIEF_DEPLOYMENT": "celery"}
             with (
                 celery_worker("dagster", "cpu", worker_env, tmp_path / "cpu.log") as cpu_worker,
-                celery_worker("gpu", "gpu", worker_env, tmp_path / "gpu.log") as gpu_worker,
+                celery_worker("gpu", "gpu1", worker_env, tmp_path / "gpu1.log") as gpu_worker,
+                celery_worker("gpu", "gpu2", worker_env, tmp_path / "gpu2.log") as second_gpu_worker,
             ):
                 with _definitions_for("celery"):  # this process too: the job's executor is celery
                     job = ReconstructableRepository.for_module(
                         "podcast_assets.definitions", "defs", working_directory=str(ROOT)
                     ).get_reconstructable_job("daily_brief")
-                    result = dg.execute_job(job, instance, tags={"dagster/partition": day})
+                    result = dg.execute_job(
+                        job,
+                        instance,
+                        tags={"dagster/partition": day},
+                        run_config={"resources": {"transcriber": {"config": {"shards": SHARDS}}}},
+                    )
                 assert result.success, [e.message for e in result.all_events if e.is_step_failure]
                 # The celery executor records which worker took each step ("Celery worker": "<name>@<host>").
                 ran_in = {}
@@ -424,14 +442,127 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
                     metadata = event.engine_event_data.metadata if event.engine_event_data else {}
                     if "Celery worker" in metadata:
                         ran_in[event.step_key] = str(metadata["Celery worker"].value).split("@")[0]
-                assert cpu_worker.poll() is None and gpu_worker.poll() is None
+                assert all(w.poll() is None for w in (cpu_worker, gpu_worker, second_gpu_worker))
             assert instance.get_run_by_id(result.run_id).tags.get("dagster/partition") == day
             actual = _day_results(WarehouseResource())
 
-    assert {step for step, worker in ran_in.items() if worker == "gpu"} == GPU_STEPS, ran_in
-    assert set(ran_in.values()) == {"gpu", "cpu"} and "episodes" in ran_in and "briefs" in ran_in, ran_in
+    assert {step for step, worker in ran_in.items() if worker.startswith("gpu")} == GPU_STEPS, ran_in
+    assert {ran_in[step] for step in SHARD_STEPS} == {"gpu1", "gpu2"}, ran_in  # both workers took shards of the day
+    assert set(ran_in.values()) == {"gpu1", "gpu2", "cpu"} and "episodes" in ran_in and "briefs" in ran_in, ran_in
+    assert ran_in["transcripts.plan_transcript_shards"] == ran_in["transcripts.write_transcripts"] == "cpu", ran_in
     # Same day, same tables (subscriber ids are derived from emails, so the two homes agree).
     for table, rows in expected.items():
         assert actual[table] == rows, table
     assert {status for _, status in actual["deliveries"]} == {"sent"}
     assert len(inbox.messages) == 2 * len(actual["deliveries"])  # each run sent its own day once
+
+
+# ---------------------------------------------------------------- the catalog on PostgreSQL
+
+
+def _catalog_database(port: int, name: str) -> str:
+    """A database for the catalog on the throwaway cluster; returns its SQLAlchemy URL."""
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            PG_ENV["DAGSTER_PG_USERNAME"],
+            "-d",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE {name}",
+        ],
+        check=True,
+        timeout=30,
+        env={**os.environ, "PGPASSWORD": PG_ENV["DAGSTER_PG_PASSWORD"]},
+        capture_output=True,
+    )
+    user, password = PG_ENV["DAGSTER_PG_USERNAME"], PG_ENV["DAGSTER_PG_PASSWORD"]
+    return f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/{name}"
+
+
+@pytest.mark.scale_out
+def test_catalog_on_postgres_serves_the_web_app_and_the_delivery_ledger(home):
+    """PODCAST_BRIEF_CATALOG_URL on a real PostgreSQL: migrations (two processes' worth at once), the web app's
+    sign-up -> confirm -> one-click unsubscribe over HTTP with aiosmtpd, and the delivery ledger sending once."""
+    import re
+    import threading
+    from email import message_from_bytes, policy
+
+    import httpx
+    import sqlalchemy as sa
+
+    from podcast_assets.admin import add_subscriber, receiving_subscribers
+    from podcast_assets.catalog import resource as catalog_resource
+    from podcast_assets.catalog import tables as t
+    from podcast_assets.demo.network import DEMO_DAY
+    from podcast_assets.operations.deliveries import deliver_day, sent_twice
+    from podcast_assets.resources.mailer import MailerResource
+    from podcast_assets.resources.warehouse import WarehouseResource
+    from podcast_assets.web.server import WebServer
+
+    with postgres_server() as port, smtp_server() as (smtp, inbox):
+        url = _catalog_database(port, "catalog")
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        errors = []
+
+        def migrate() -> None:
+            try:
+                catalog_resource._migrate(engine)
+            except Exception as error:  # noqa: BLE001 (collected, asserted below)
+                errors.append(error)
+
+        first_uses = [threading.Thread(target=migrate) for _ in range(3)]
+        for thread in first_uses:
+            thread.start()
+        for thread in first_uses:
+            thread.join(timeout=60)
+        assert not errors, errors
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+
+        env = {
+            "PODCAST_BRIEF_CATALOG_URL": url,
+            "PODCAST_BRIEF_SMTP_HOST": "127.0.0.1",
+            "PODCAST_BRIEF_SMTP_PORT": str(smtp.port),
+        }
+        with patched_env(env), WebServer(port=0) as web, patched_env({"PODCAST_BRIEF_PUBLIC_URL": web.base_url}):
+            catalog = CatalogResource()
+            assert catalog.engine().dialect.name == "postgresql"
+            with httpx.Client(base_url=web.base_url, timeout=30) as client:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+                signup = client.post("/signup", data={"csrf": csrf, "email": "pg@example.com", "interests": "grid"})
+                assert signup.status_code == 200
+                ((_, raw),) = inbox.messages
+                body = message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+                token = re.search(r"/confirm\?t=(\S+)", body).group(1)
+                assert client.post("/confirm", data={"csrf": csrf, "t": token}).status_code == 200
+            assert [s["email"] for s in receiving_subscribers(catalog)] == ["pg@example.com"]
+
+            subscriber_id = add_subscriber(catalog, "ops@example.com", "batteries", "Ops")
+            warehouse = WarehouseResource()
+            warehouse.execute(
+                "INSERT INTO brief_documents VALUES (?, ?, 1, 'ok', '# B', '<p>B</p>', 'B', NULL)",
+                [DEMO_DAY, subscriber_id],
+            )
+            mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=smtp.port)
+            assert deliver_day(warehouse, catalog, mailer, DEMO_DAY, log=lambda _: None)["sent"] == 1
+            assert deliver_day(warehouse, catalog, mailer, DEMO_DAY, log=lambda _: None)["already_delivered"] == 1
+            assert sent_twice(catalog, DEMO_DAY).is_empty()
+            (_, raw) = inbox.messages[-1]
+            brief = message_from_bytes(raw, policy=policy.default)
+            one_click = re.match(r"<([^>]+)>", brief["List-Unsubscribe"]).group(1)
+            response = httpx.post(
+                one_click,
+                content=b"List-Unsubscribe=One-Click",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert response.status_code == 200
+            assert [s["email"] for s in receiving_subscribers(catalog)] == ["pg@example.com"]
+            (ops,) = catalog.rows(sa.select(t.subscribers).where(t.subscribers.c.email == "ops@example.com"))
+            assert ops["active"] is False and ops["unsubscribed_at"] is not None
+        catalog_resource._READY.pop(url, None)  # the cluster goes away with this test

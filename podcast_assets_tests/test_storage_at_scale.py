@@ -7,6 +7,7 @@ import dagster as dg
 import fsspec
 import polars as pl
 
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.demo.network import DEMO_DAY
 from podcast_assets.demo.run import register_demo
 from podcast_assets.demo.server import SiteServer
@@ -100,7 +101,7 @@ def test_demo_day_runs_on_the_lake_with_audio_in_an_object_store(tmp_path):
         ),
     ):
         warehouse = WarehouseResource()
-        register_demo(warehouse, site)
+        register_demo(CatalogResource(), site)
         result = run_day(DEMO_DAY, dg.DagsterInstance.ephemeral())
         assert result.success
         assert all(e.passed for e in result.get_asset_check_evaluations())

@@ -12,6 +12,7 @@ from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.insights import insights
 from podcast_assets.assets.transcripts import transcripts
+from podcast_assets.catalog import CatalogResource
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.server import Resource, SiteServer
 from podcast_assets.resources.embedder import EmbedderResource
@@ -73,12 +74,13 @@ def test_bad_audio_and_broken_publisher_transcripts_are_recorded_not_fatal(home)
                 "/feed.xml": Resource(_feed(site.base_url), "application/rss+xml"),
             }
         )
-        add_feed(WarehouseResource(), site.url("/feed.xml"))
+        add_feed(CatalogResource(), site.url("/feed.xml"))
         result = dg.materialize(
             [episodes, transcripts, insights],
             partition_key=DAY.isoformat(),
             resources={
                 "warehouse": WarehouseResource(),
+                "catalog": CatalogResource(),
                 "http": HttpClientResource(),
                 "media": MediaStoreResource(),
                 "transcriber": TranscriberResource(device="cpu"),
@@ -158,6 +160,7 @@ def test_insights_fall_back_when_the_headline_service_fails(home):
         partition_key=DAY.isoformat(),
         resources={
             "warehouse": warehouse,
+            "catalog": CatalogResource(),
             "embedder": EmbedderResource(device="cpu"),
             "headline_writer": HeadlineWriterResource(base_url="http://127.0.0.1:9", timeout_s=2),
         },

@@ -7,20 +7,33 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from podcast_assets.admin import receiving_subscribers
 from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.brief_history import brief_archive_rows, day_verdicts, write_brief_archive
+from podcast_assets.catalog.mirror import mirror_to_warehouse
 from podcast_assets.core.atomic_files import atomic_write_text
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import idea_features
-from podcast_assets.core.ranking import Candidate, choose_brief
+from podcast_assets.core.feedback import adjust_interests, profile_shift
+from podcast_assets.core.ranking import (
+    Candidate,
+    Relevance,
+    choose_brief,
+    cluster_members,
+    phrase_nulls,
+    relevance_of_groups,
+)
 from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
-from podcast_assets.operations.deliveries import deliver_day, sent_twice
+from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers, sent_twice
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
+from podcast_assets.web import links
 
 BRIEF_SCHEMA = {
     "partition_date": pl.Date,
@@ -34,6 +47,8 @@ BRIEF_SCHEMA = {
     "related_insight_ids": pl.List(pl.String),
     "also_on_insight_ids": pl.List(pl.String),
 }
+# Subscribers whose relevance is one matrix product (10,000 insights x ~1,000 phrases: ~40 MB of float32).
+RELEVANCE_BATCH = 256
 DOCUMENT_SCHEMA = {
     "partition_date": pl.Date,
     "subscriber_id": pl.String,
@@ -68,6 +83,14 @@ def _item(row: dict) -> BriefItem:
         row["start_s"],
         deep_link(row["audio_url"], row["link"], row["start_s"]),
     )
+
+
+def subscriber_links(subscriber_id: str) -> dict[str, str]:
+    return {
+        "preferences": links.preferences_url(subscriber_id),
+        "archive": links.archive_url(subscriber_id),
+        "unsubscribe": links.unsubscribe_url(subscriber_id),
+    }
 
 
 # Asset check name -> the count in `_brief_problems` that must be zero.
@@ -125,17 +148,25 @@ def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[st
     check_specs=[dg.AssetCheckSpec(name, asset="briefs") for name in BRIEF_CHECKS],
 )
 def briefs(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    embedder: EmbedderResource,
+    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
     """Per active subscriber: the 5 best insights of the day by relevance to their interests (embedding
     similarity, calibrated per interest against a background of everyday talk: off-topic insights are never
     picked), quality and salience; never two from one cluster, spread over episodes; each with the other
     mentions of the same idea ("also on") and up to 3 related on-topic ideas from other episodes, none twice.
     Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
-    A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`)."""
+    A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`).
+    Subscribers (active, confirmed, not paused) come from the catalog; their "more/less like this" clicks of
+    earlier days move their interest vectors first (core/feedback.py). Each insight carries signed feedback
+    links, each brief preferences, archive and unsubscribe links; the day's briefs go to the catalog's archive."""
     day = dt.date.fromisoformat(context.partition_key)
     day_insights = warehouse.query(_DAY_INSIGHTS_SQL, [day])
-    subscribers = warehouse.query("SELECT * FROM subscribers WHERE active ORDER BY email").to_dicts()
+    subscribers = receiving_subscribers(catalog)
+    verdicts = day_verdicts(catalog, warehouse, day)
+    profiles = []
     rows = day_insights.to_dicts()
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
     # Rows embedded before contexts were stored have none: their own vector stands in (no context asked of them).
@@ -157,24 +188,77 @@ def briefs(
         Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
         for r in rows
     ]
+    # At scale (100,000 subscribers, 10,000 insights): each distinct interest phrase is embedded once, relevance
+    # is one matrix product per batch of subscribers, and nothing per subscriber scans every insight in Python.
+    phrases_of: dict[str, list[str]] = {}
     for subscriber in subscribers if rows else []:
-        subscriber_id = subscriber["subscriber_id"]
-        allowed = set(subscriber["feeds"] or [])
-        keep = [i for i, r in enumerate(rows) if not allowed or r["feed_url"] in allowed]
         try:
-            interest_vectors = embedder.encode(interest_phrases(subscriber["interests"]))
-        except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
-            context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
-            documents.append(_document(day, subscriber_id, "no_interests"))
-            continue
-        picks = choose_brief(
-            [candidates[i] for i in keep],
-            vectors[keep],
-            interest_vectors,
-            background_vectors,
-            [features[i] for i in keep],
-            context_vectors=context_vectors[keep],
-        )
+            phrases_of[subscriber["subscriber_id"]] = interest_phrases(subscriber["interests"])
+        except InvalidSubscriber:
+            pass  # recorded below, in the subscriber's turn
+    distinct = sorted({phrase for phrases in phrases_of.values() for phrase in phrases})
+    phrase_row = {phrase: k for k, phrase in enumerate(distinct)}
+    phrase_vectors = embedder.encode(distinct) if distinct else np.zeros((0, 0), dtype=np.float32)
+    nulls = phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0)
+    members = cluster_members(candidates)
+    feed_of = np.asarray([r["feed_url"] for r in rows], dtype=object)
+    scored_of: dict[str, Relevance] = {}
+    for position, subscriber in enumerate(subscribers if rows else []):
+        subscriber_id = subscriber["subscriber_id"]
+        if position % RELEVANCE_BATCH == 0:  # the next batch of subscribers, in one matrix product
+            batch = [s["subscriber_id"] for s in subscribers[position : position + RELEVANCE_BATCH]]
+            batch = [sid for sid in batch if sid in phrases_of]
+            groups = [[phrase_row[p] for p in phrases_of[sid]] for sid in batch]
+            scored_of = dict(zip(batch, relevance_of_groups(vectors, phrase_vectors, nulls, groups, context_vectors), strict=True))
+        if subscriber_id not in phrases_of:
+            try:
+                interest_phrases(subscriber["interests"])
+            except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
+                context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
+                documents.append(_document(day, subscriber_id, "no_interests"))
+                continue
+        scored = scored_of.pop(subscriber_id)
+        interest_vectors = phrase_vectors[[phrase_row[p] for p in phrases_of[subscriber_id]]]
+        allowed = set(subscriber["feeds"] or [])
+        if verdicts.get(subscriber_id):
+            moved = adjust_interests(interest_vectors, verdicts[subscriber_id])
+            clicks = verdicts[subscriber_id]
+            profiles.append(
+                {
+                    "email": subscriber["email"],
+                    "more": sum(v.more for v in clicks),
+                    "less": sum(not v.more for v in clicks),
+                    "profile_shift": round(profile_shift(interest_vectors, moved), 4),
+                }
+            )
+            interest_vectors = moved
+            scored = None  # moved vectors: relevance computed again, by choose_brief
+        if allowed:  # restricted to some feeds: ranked among those feeds' insights only
+            keep = np.flatnonzero(np.isin(feed_of, list(allowed)))
+            picks = choose_brief(
+                [candidates[i] for i in keep],
+                vectors[keep],
+                interest_vectors,
+                background_vectors,
+                [features[i] for i in keep],
+                context_vectors=context_vectors[keep],
+                scored=(
+                    Relevance(scored.cosine[keep], scored.margin[keep], scored.context_margin[keep])
+                    if scored is not None
+                    else None
+                ),
+            )
+        else:
+            picks = choose_brief(
+                candidates,
+                vectors,
+                interest_vectors,
+                background_vectors,
+                features,
+                context_vectors=context_vectors,
+                scored=scored,
+                members=members,
+            )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))
             continue
@@ -182,12 +266,14 @@ def briefs(
         items = []
         for pick in picks:
             item = _item(by_id[pick.insight_id])
+            item.more_url = links.feedback_url(subscriber_id, day, pick.insight_id, "more")
+            item.less_url = links.feedback_url(subscriber_id, day, pick.insight_id, "less")
             item.related = [_item(by_id[r]) for r in pick.related_insight_ids]
             item.also_on = [_item(by_id[r]) for r in pick.also_on_insight_ids]
             items.append(item)
-        rendered = BriefDocument(
-            subscriber["name"] or subscriber["email"], day, subscriber["interests"], items
-        ).render()
+        name = subscriber["name"] or subscriber["email"]
+        links_of = subscriber_links(subscriber_id)
+        rendered = BriefDocument(name, day, subscriber["interests"], items, links_of).render()
         stem = out_dir / subscriber_id
         for kind, body in rendered.items():
             atomic_write_text(stem.with_suffix(f".{kind}"), body)  # a kill never leaves half a brief
@@ -198,6 +284,7 @@ def briefs(
     document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
     warehouse.replace_partition("briefs", day, brief_frame)
     warehouse.replace_partition("brief_documents", day, document_frame)
+    write_brief_archive(catalog, day, brief_archive_rows(document_frame, brief_frame, by_id))
 
     problems = _brief_problems(brief_frame, {r["insight_id"]: r["episode_id"] for r in rows})
     sample = document_frame.filter(pl.col("status") == "ok").head(1)
@@ -210,6 +297,10 @@ def briefs(
             "day_has_insights": bool(rows),
             "mean_relevance": float(brief_frame["relevance"].mean() or 0.0),
             "min_relevance": float(brief_frame["relevance"].min() or 0.0),
+            "subscribers_with_feedback": len(profiles),
+            "feedback_profiles": dg.MetadataValue.md(
+                markdown_table(pl.DataFrame(profiles)) if profiles else "_no feedback clicks before this day_"
+            ),
             "sample_brief": dg.MetadataValue.md(
                 sample["markdown"][0] if sample.height else "_no brief today: no insights matched any subscriber_"
             ),
@@ -227,10 +318,13 @@ def briefs(
     kinds={"python", "duckdb", "email"},
     retry_policy=NETWORK_RETRY_POLICY,
     group_name="delivery",
-    check_specs=[dg.AssetCheckSpec("never_sent_twice", asset="brief_deliveries")],
+    check_specs=[
+        dg.AssetCheckSpec("never_sent_twice", asset="brief_deliveries"),
+        dg.AssetCheckSpec("only_to_confirmed_subscribers", asset="brief_deliveries"),
+    ],
 )
 def brief_deliveries(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mailer: MailerResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mailer: MailerResource, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     """One multipart (text + HTML) email per subscriber with a brief that day, over SMTP or into the outbox.
     Each is recorded `sending` (with its stable Message-ID) before the SMTP transaction and `sent` after, so a
@@ -239,8 +333,10 @@ def brief_deliveries(
     message: `unknown_after_crash` / `unknown_no_reply`, not resent (at-most-once; `podcast-brief deliveries
     resend` sends on purpose). `rejected` (5xx): not retried."""
     day = dt.date.fromisoformat(context.partition_key)
-    outcomes = deliver_day(warehouse, mailer, day, context.run_id, log=context.log.warning)
-    doubles = sent_twice(warehouse, day)
+    outcomes = deliver_day(warehouse, catalog, mailer, day, context.run_id, log=context.log.warning)
+    doubles = sent_twice(catalog, day)
+    not_subscribed = sent_to_non_subscribers(catalog)
+    mirror_to_warehouse(catalog, warehouse, ("subscribers", "brief_deliveries", "delivery_attempts"))
     deliveries = warehouse.query(
         "SELECT subscriber_id, status, attempts, sent_at, smtp_code, error FROM brief_deliveries "
         "WHERE partition_date = ? ORDER BY subscriber_id",
@@ -260,6 +356,15 @@ def brief_deliveries(
                 metadata={"subscribers_maybe_sent_twice": doubles.height},
                 description="Automatic attempts that may have reached a mailbox: at most one per subscriber "
                 "(operator resends not counted).",
-            )
+            ),
+            dg.AssetCheckResult(
+                check_name="only_to_confirmed_subscribers",
+                passed=not_subscribed.is_empty(),
+                metadata={
+                    "briefs_to_unconfirmed_or_unsubscribed": not_subscribed.height,
+                    "addresses": dg.MetadataValue.md(markdown_table(not_subscribed)),
+                },
+                description="No brief, on any day, went to an address before it confirmed or after it unsubscribed.",
+            ),
         ],
     )

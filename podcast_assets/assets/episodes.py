@@ -8,8 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import sqlalchemy as sa
 
+from podcast_assets.admin import utc_now
 from podcast_assets.assets.reporting import markdown_table
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.mirror import mirror_to_warehouse
+from podcast_assets.catalog.tables import feeds as feeds_table
 from podcast_assets.core.atomic_files import atomic_write_bytes
 from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
 from podcast_assets.core.episodes import EPISODES_SCHEMA, day_items, episode_row
@@ -23,7 +28,14 @@ from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
 
 
-def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dict) -> ParsedFeed:
+def _record_poll(catalog: CatalogResource, feed_url: str, **values) -> None:
+    with catalog.begin() as connection:
+        connection.execute(
+            feeds_table.update().where(feeds_table.c.feed_url == feed_url).values(last_polled_at=utc_now(), **values)
+        )
+
+
+def _poll_feed(http: HttpClientResource, catalog: CatalogResource, feed: dict) -> ParsedFeed:
     """Fetch with conditional GET; a 304 re-reads the cached copy so a re-run of a day sees the same items."""
     cache_path = Path(feed["cache_path"]) if feed["cache_path"] else None
     has_cache = cache_path is not None and cache_path.exists()
@@ -41,18 +53,15 @@ def _poll_feed(http: HttpClientResource, warehouse: WarehouseResource, feed: dic
         atomic_write_bytes(cache_path, body)
     parsed = parse_feed(body)
     # A feed that parsed with a problem (broken or unsafe XML) keeps its salvaged items and records the problem.
-    warehouse.execute(
-        """UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = now(), last_status = ?, last_error = ?,
-           cache_path = ?, title = coalesce(title, ?) WHERE feed_url = ?""",
-        [
-            response.etag,
-            response.last_modified,
-            response.status_code,
-            parsed.problem,
-            str(cache_path),
-            parsed.title,
-            feed["feed_url"],
-        ],
+    _record_poll(
+        catalog,
+        feed["feed_url"],
+        etag=response.etag,
+        last_modified=response.last_modified,
+        last_status=response.status_code,
+        last_error=parsed.problem,
+        cache_path=str(cache_path),
+        title=sa.func.coalesce(feeds_table.c.title, parsed.title),
     )
     return parsed
 
@@ -116,6 +125,7 @@ def episodes(
     warehouse: WarehouseResource,
     http: HttpClientResource,
     media: MediaStoreResource,
+    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
     """Episodes published on the partition day (UTC) by every registered feed, audio downloaded with its sha256.
 
@@ -126,9 +136,8 @@ def episodes(
     day = dt.date.fromisoformat(context.partition_key)
     # The new-feed sensor launches runs for one feed: poll only it and keep the other feeds' rows of the day.
     only_feed = context.run.tags.get(FEED_URL_TAG)
-    feeds = warehouse.query(
-        "SELECT * FROM feeds WHERE ?::VARCHAR IS NULL OR feed_url = ? ORDER BY feed_url", [only_feed, only_feed]
-    ).to_dicts()
+    selected = sa.select(feeds_table).order_by(feeds_table.c.feed_url)
+    feeds = catalog.rows(selected.where(feeds_table.c.feed_url == only_feed) if only_feed else selected)
     other_days = set(
         warehouse.query("SELECT episode_id FROM episodes WHERE partition_date <> ?", [day])["episode_id"].to_list()
     )
@@ -145,13 +154,10 @@ def episodes(
     polled: set[str] = set()
     for feed in feeds:
         try:
-            parsed = _poll_feed(http, warehouse, feed)
+            parsed = _poll_feed(http, catalog, feed)
         except (DownloadError, FeedParseError, OSError) as error:
             context.log.warning(f"feed {feed['feed_url']} skipped: {error}")
-            warehouse.execute(
-                "UPDATE feeds SET last_polled_at = now(), last_error = ? WHERE feed_url = ?",
-                [str(error), feed["feed_url"]],
-            )
+            _record_poll(catalog, feed["feed_url"], last_error=str(error))
             per_feed.append({"feed_url": feed["feed_url"], "found": 0, "new": 0, "failed": 0, "feed_error": str(error)})
             continue
         polled.add(feed["feed_url"])
@@ -180,6 +186,7 @@ def episodes(
     kept = earlier.filter(~pl.col("feed_url").is_in(list(polled)))
     frame = pl.concat([kept.select(list(EPISODES_SCHEMA)).cast(EPISODES_SCHEMA), frame])
     warehouse.replace_partition("episodes", day, frame)
+    mirror_to_warehouse(catalog, warehouse, ("feeds",))  # the poll results, for SQL models (daily_feed_health)
 
     for summary in per_feed:
         feed_frame = frame.filter(pl.col("feed_url") == summary["feed_url"])

@@ -1,4 +1,12 @@
-"""transcripts: timed segments for every ok episode of the day, from the publisher or from whisperx."""
+"""transcripts: timed segments for every ok episode of the day, from the publisher or from whisperx.
+
+A graph-backed asset: `plan_transcript_shards` fans the day out into `TranscriberResource.shards` shards (a stable
+hash of the episode id), each `transcribe_shard` step transcribes its episodes on whichever worker takes it (the
+`gpu` pool / Celery queue / k8s GPU pod) and stages its rows in the warehouse, and `write_transcripts` replaces the
+day's `transcripts` and `transcript_status` from the staged rows and runs the checks. Steps exchange no Python
+values (Nothing-typed dynamic outputs), so no shared IO-manager storage is needed. Why this shape rather than a
+day x shard partition dimension: README "Transcription fan-out".
+"""
 
 import datetime as dt
 import time
@@ -9,6 +17,7 @@ import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
+from podcast_assets.core.sharding import parse_shard_key, shard_key, shard_of
 from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_transcript
 from podcast_assets.core.transcripts import asr_prompt, normalize_segments, segment_time_problems
 from podcast_assets.execution import GPU_OP_TAGS
@@ -111,88 +120,213 @@ def _transcribe_episode(
     return segments, status
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=["episodes"],
-    kinds={"python", "duckdb", "whisperx"},
-    group_name="ingest",
-    pool="gpu",
-    op_tags=GPU_OP_TAGS,
-    check_specs=[
-        dg.AssetCheckSpec("every_ok_episode_has_transcript_or_reason", asset="transcripts"),
-        dg.AssetCheckSpec("segment_times_ordered_and_within_audio", asset="transcripts"),
-    ],
-)
-def transcripts(
-    context: dg.AssetExecutionContext,
+# Rows of finished shards wait here (in the warehouse every worker already writes to) until `write_transcripts`
+# replaces the day; a shard that ran in an earlier, failed run is reused from here by a re-run.
+STAGED_SEGMENTS = "transcripts_staged"
+STAGED_STATUS = "transcript_status_staged"
+_STAGING_DDL = f"""
+CREATE TABLE IF NOT EXISTS {STAGED_SEGMENTS} (
+    partition_date DATE NOT NULL, episode_id VARCHAR NOT NULL, segment_index INTEGER NOT NULL,
+    start_s DOUBLE NOT NULL, end_s DOUBLE NOT NULL, text VARCHAR, speaker VARCHAR, source VARCHAR NOT NULL,
+    model VARCHAR, language VARCHAR
+);
+CREATE TABLE IF NOT EXISTS {STAGED_STATUS} (
+    partition_date DATE NOT NULL, episode_id VARCHAR NOT NULL, status VARCHAR NOT NULL, source VARCHAR,
+    model VARCHAR, language VARCHAR, device VARCHAR, n_segments INTEGER, audio_s DOUBLE, wall_s DOUBLE,
+    error VARCHAR, audio_sha256 VARCHAR
+);
+"""
+CHECK_SPECS = [
+    dg.AssetCheckSpec("every_ok_episode_has_transcript_or_reason", asset="transcripts"),
+    dg.AssetCheckSpec("segment_times_ordered_and_within_audio", asset="transcripts"),
+]
+_CHECK_OUTPUTS = {spec.name: spec.get_python_identifier() for spec in CHECK_SPECS}
+
+
+def _day_episodes(warehouse: WarehouseResource, day: dt.date) -> list[dict]:
+    return warehouse.query(
+        "SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok' ORDER BY published_at, episode_id", [day]
+    ).to_dicts()
+
+
+def _segment_rows(day: dt.date, episode_id: str, segments: list, status: dict) -> list[dict]:
+    return [
+        {
+            "partition_date": day,
+            "episode_id": episode_id,
+            "segment_index": index,
+            "start_s": s.start_s,
+            "end_s": s.end_s,
+            "text": s.text,
+            "speaker": s.speaker,
+            "source": status["source"],
+            "model": status["model"],
+            "language": status["language"],
+        }
+        for index, s in enumerate(segments)
+    ]
+
+
+def _reusable(warehouse: WarehouseResource, day: dt.date, model: str, episode_ids: list[str]) -> dict[str, tuple]:
+    """episode_id -> (status row, segments frame) of ASR transcripts already made for the day by this model:
+    written by an earlier run (`transcript_status`) or staged by a shard of a run that failed later."""
+    found: dict[str, tuple] = {}
+    if not episode_ids:
+        return found
+    for status_table, segment_table in (("transcript_status", "transcripts"), (STAGED_STATUS, STAGED_SEGMENTS)):
+        rows = warehouse.query(
+            f"SELECT * FROM {status_table} WHERE partition_date = ? AND status = 'ok' AND source = 'asr' "
+            "AND model = ? AND list_contains(?, episode_id)",
+            [day, model, episode_ids],
+        ).to_dicts()
+        if not rows:
+            continue
+        segments = warehouse.query(
+            f"SELECT * FROM {segment_table} WHERE partition_date = ? AND list_contains(?, episode_id) "
+            "ORDER BY episode_id, segment_index",
+            [day, [row["episode_id"] for row in rows]],
+        )
+        for row in rows:
+            found.setdefault(row["episode_id"], (row, segments.filter(pl.col("episode_id") == row["episode_id"])))
+    return found
+
+
+def _stage(warehouse: WarehouseResource, day: dt.date, episode_ids: list[str], segments, status) -> None:
+    """Replace this shard's staged rows (keyed by its episodes, so a changed shard count leaves no stale rows)."""
+    with warehouse.connect() as connection:
+        connection.execute("BEGIN")
+        try:
+            for table, frame in ((STAGED_SEGMENTS, segments), (STAGED_STATUS, status)):
+                connection.execute(
+                    f"DELETE FROM {table} WHERE partition_date = ? AND list_contains(?, episode_id)", [day, episode_ids]
+                )
+                if frame.height:
+                    connection.register("incoming_frame", frame.to_arrow())
+                    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
+                    connection.unregister("incoming_frame")
+            connection.execute("COMMIT")
+        except Exception:
+            connection.execute("ROLLBACK")
+            raise
+
+
+@dg.op(ins={"episodes": dg.In(dg.Nothing)}, out=dg.DynamicOut(dg.Nothing))
+def plan_transcript_shards(
+    context: dg.OpExecutionContext, warehouse: WarehouseResource, transcriber: TranscriberResource
+):
+    """One `transcribe_shard` step per shard (every shard, even an empty one: the day's steps look the same)."""
+    count = transcriber.shards
+    day = dt.date.fromisoformat(context.partition_key)
+    sizes = [0] * count
+    for episode in _day_episodes(warehouse, day):
+        sizes[shard_of(episode["episode_id"], count)] += 1
+    context.log.info(f"{sum(sizes)} episodes in {count} shards: {sizes}")
+    warehouse.create_table(_STAGING_DDL)
+    for index in range(count):
+        yield dg.DynamicOutput(None, mapping_key=shard_key(index, count))
+
+
+@dg.op(ins={"shard": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing), pool="gpu", tags=GPU_OP_TAGS)
+def transcribe_shard(
+    context: dg.OpExecutionContext,
     warehouse: WarehouseResource,
     transcriber: TranscriberResource,
     media: MediaStoreResource,
-) -> dg.MaterializeResult:
-    """Timed transcript segments of the day's ok episodes: the publisher's `podcast:transcript` when there is one
-    (source 'publisher', speakers from VTT voice tags), whisperx otherwise (source 'asr').
-
-    Corrupt, empty or silent audio is recorded per episode in `transcript_status` (status failed/empty with the
-    reason); the rest of the day is transcribed.
-    """
+) -> None:
+    """Transcribe the episodes of one shard of the day and stage their rows. Reuses a transcript made from the
+    same audio bytes by the same model (an earlier run, or this shard in a run that failed after it)."""
+    index, count = parse_shard_key(context.get_mapping_key())
     day = dt.date.fromisoformat(context.partition_key)
-    day_episodes = warehouse.query(
-        "SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok' ORDER BY published_at, episode_id", [day]
-    ).to_dicts()
-    # ASR is the expensive step: a re-run reuses a transcript made from the same audio bytes by the same model.
-    reusable = {
-        row["episode_id"]: row
-        for row in warehouse.query(
-            "SELECT * FROM transcript_status WHERE partition_date = ? AND status = 'ok' AND source = 'asr' "
-            "AND model = ?",
-            [day, transcriber.model_name()],
-        ).to_dicts()
-    }
-    previous_segments = warehouse.query("SELECT * FROM transcripts WHERE partition_date = ?", [day])
+    episodes = [e for e in _day_episodes(warehouse, day) if shard_of(e["episode_id"], count) == index]
+    episode_ids = [e["episode_id"] for e in episodes]
+    reusable = _reusable(warehouse, day, transcriber.model_name(), episode_ids)
     segment_rows: list[dict] = []
     status_rows: list[dict] = []
-    reused = 0
-    started = time.perf_counter()
-    for episode in day_episodes:
+    reused: list[pl.DataFrame] = []
+    for episode in episodes:
         earlier = reusable.get(episode["episode_id"])
-        if earlier and not episode["transcript_path"] and earlier["audio_sha256"] == episode["audio_sha256"]:
-            status_rows.append({**earlier, "wall_s": 0.0})
-            segment_rows += previous_segments.filter(pl.col("episode_id") == episode["episode_id"]).to_dicts()
-            reused += 1
+        if earlier and not episode["transcript_path"] and earlier[0]["audio_sha256"] == episode["audio_sha256"]:
+            status_rows.append({**earlier[0], "wall_s": 0.0})
+            reused.append(earlier[1])
             continue
         segments, status = _transcribe_episode(episode, transcriber, media)
         status_rows.append({"partition_date": day, **status, "audio_sha256": episode["audio_sha256"]})
-        segment_rows += [
-            {
-                "partition_date": day,
-                "episode_id": episode["episode_id"],
-                "segment_index": index,
-                "start_s": s.start_s,
-                "end_s": s.end_s,
-                "text": s.text,
-                "speaker": s.speaker,
-                "source": status["source"],
-                "model": status["model"],
-                "language": status["language"],
-            }
-            for index, s in enumerate(segments)
-        ]
+        segment_rows += _segment_rows(day, episode["episode_id"], segments, status)
         context.log.info(
             f"{episode['title']!r}: {status['status']} via {status['source']} ({status['n_segments']} segments)"
         )
-    wall_s = time.perf_counter() - started
-
-    segment_frame = pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row")
+    segment_frame = pl.concat(
+        [
+            pl.DataFrame(segment_rows, schema=SEGMENT_SCHEMA, orient="row"),
+            *(f.select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA) for f in reused),
+        ]
+    )
     status_frame = pl.DataFrame(status_rows, schema=STATUS_SCHEMA, orient="row")
+    _stage(warehouse, day, episode_ids, segment_frame, status_frame)
+    context.add_output_metadata({"episodes": len(episodes), "episodes_reused": len(reused)})
+
+
+def _check_results(day_episodes: list[dict], status_frame: pl.DataFrame, segment_frame: pl.DataFrame) -> list:
+    missing = {e["episode_id"] for e in day_episodes} - set(status_frame["episode_id"].to_list())
+    problems = segment_time_problems(segment_frame.to_dicts(), {e["episode_id"]: e["duration_s"] for e in day_episodes})
+    return [
+        dg.AssetCheckResult(
+            asset_key="transcripts",
+            check_name="every_ok_episode_has_transcript_or_reason",
+            passed=not missing
+            and status_frame.filter((pl.col("status") != "ok") & pl.col("error").is_null()).is_empty(),
+            metadata={"episodes_without_outcome": len(missing)},
+        ),
+        dg.AssetCheckResult(
+            asset_key="transcripts",
+            check_name="segment_times_ordered_and_within_audio",
+            passed=not problems,
+            metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none")},
+        ),
+    ]
+
+
+@dg.op(
+    ins={"shards": dg.In(dg.Nothing)},
+    out={"result": dg.Out(dg.Nothing), **{name: dg.Out(dg.Nothing) for name in _CHECK_OUTPUTS.values()}},
+)
+def write_transcripts(context: dg.OpExecutionContext, warehouse: WarehouseResource, transcriber: TranscriberResource):
+    """Replace the day's `transcripts` and `transcript_status` with the staged rows of its episodes, in the
+    day's episode order; then the staged rows of the day are dropped."""
+    day = dt.date.fromisoformat(context.partition_key)
+    day_episodes = _day_episodes(warehouse, day)
+    order = {e["episode_id"]: position for position, e in enumerate(day_episodes)}
+    ids = list(order)
+    status_frame = (
+        warehouse.query(
+            f"SELECT * FROM {STAGED_STATUS} WHERE partition_date = ? AND list_contains(?, episode_id)", [day, ids]
+        )
+        .select(list(STATUS_SCHEMA))
+        .cast(STATUS_SCHEMA)
+        .sort(pl.col("episode_id").replace_strict(order, return_dtype=pl.Int64))
+    )
+    segment_frame = (
+        warehouse.query(
+            f"SELECT * FROM {STAGED_SEGMENTS} WHERE partition_date = ? AND list_contains(?, episode_id)", [day, ids]
+        )
+        .select(list(SEGMENT_SCHEMA))
+        .cast(SEGMENT_SCHEMA)
+        .sort(pl.col("episode_id").replace_strict(order, return_dtype=pl.Int64), "segment_index")
+    )
     warehouse.replace_partition("transcripts", day, segment_frame)
     warehouse.replace_partition("transcript_status", day, status_frame)
+    for table in (STAGED_SEGMENTS, STAGED_STATUS):
+        warehouse.execute(f"DELETE FROM {table} WHERE partition_date = ?", [day])
 
     asr = status_frame.filter((pl.col("source") == "asr") & (pl.col("wall_s") > 0))
     asr_audio_s = float(asr["audio_s"].fill_null(0).sum())
     asr_wall_s = float(asr["wall_s"].fill_null(0).sum())
-    missing = {e["episode_id"] for e in day_episodes} - set(status_frame["episode_id"].to_list())
-    problems = segment_time_problems(segment_rows, {e["episode_id"]: e["duration_s"] for e in day_episodes})
-    return dg.MaterializeResult(
+    reused = status_frame.filter(
+        (pl.col("source") == "asr") & (pl.col("status") == "ok") & (pl.col("wall_s") == 0)
+    ).height
+    yield dg.Output(
+        None,
+        "result",
         metadata={
             "dagster/row_count": segment_frame.height,
             "dagster/column_schema": warehouse.table_schema("transcripts"),
@@ -202,25 +336,36 @@ def transcripts(
             "episodes_reused": reused,
             "episodes_empty_or_failed": status_frame.filter(pl.col("status") != "ok").height,
             "audio_seconds_transcribed": asr_audio_s,
-            "wall_seconds": wall_s,
+            "asr_seconds": asr_wall_s,  # summed over shards: compute, not the step's wall time
             "real_time_factor": (asr_audio_s / asr_wall_s) if asr_wall_s else 0.0,
+            "shards": transcriber.shards,
             "device": transcriber.resolved_device() if asr.height else "none",
             "model": transcriber.model_name(),
             "status": dg.MetadataValue.md(
                 markdown_table(status_frame.select("episode_id", "status", "source", "n_segments", "audio_s", "error"))
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="every_ok_episode_has_transcript_or_reason",
-                passed=not missing
-                and status_frame.filter((pl.col("status") != "ok") & pl.col("error").is_null()).is_empty(),
-                metadata={"episodes_without_outcome": len(missing)},
-            ),
-            dg.AssetCheckResult(
-                check_name="segment_times_ordered_and_within_audio",
-                passed=not problems,
-                metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none")},
-            ),
-        ],
     )
+    yield from _check_results(day_episodes, status_frame, segment_frame)
+
+
+@dg.graph_asset(
+    partitions_def=daily_partitions,
+    ins={"episodes": dg.AssetIn("episodes", dagster_type=dg.Nothing)},
+    kinds={"python", "duckdb", "whisperx"},
+    group_name="ingest",
+    check_specs=CHECK_SPECS,
+)
+def transcripts(episodes):
+    """Timed transcript segments of the day's ok episodes: the publisher's `podcast:transcript` when there is one
+    (source 'publisher', speakers from VTT voice tags), whisperx otherwise (source 'asr').
+
+    Corrupt, empty or silent audio is recorded per episode in `transcript_status` (status failed/empty with the
+    reason); the rest of the day is transcribed. The day is split into shards (a stable hash of the episode id,
+    `transcriber.shards`), one `transcribe_shard` step each, so several workers transcribe one day in parallel.
+    """
+    written = write_transcripts(plan_transcript_shards(episodes).map(transcribe_shard).collect())
+    return {
+        "result": written[0],
+        **{name: output for name, output in zip(_CHECK_OUTPUTS.values(), written[1:], strict=True)},
+    }

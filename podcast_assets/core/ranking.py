@@ -111,15 +111,74 @@ def relevance(
     return Relevance(cosine.max(axis=1), margins[rows, best_phrase], context_margin)
 
 
-def also_on(index: int, candidates: list[Candidate], vectors: np.ndarray, limit: int = ALSO_ON_SIZE) -> list[int]:
-    """The same idea (same cluster) said in other episodes, other shows first, closest first."""
+def cluster_members(candidates: list[Candidate]) -> dict[str, list[int]]:
+    """cluster_id -> candidate indices, ascending: built once per day, so `also_on` never scans every candidate."""
+    members: dict[str, list[int]] = {}
+    for j, c in enumerate(candidates):
+        members.setdefault(c.cluster_id, []).append(j)
+    return members
+
+
+def phrase_nulls(phrase_vectors: np.ndarray, background_vectors: np.ndarray) -> np.ndarray:
+    """Each interest phrase's background percentile (what `relevance` subtracts), for many phrases at once."""
+    if len(background_vectors) == 0 or len(phrase_vectors) == 0:
+        return np.zeros(len(phrase_vectors), dtype=np.float32)
+    return np.percentile(phrase_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
+
+
+def relevance_of_groups(
+    insight_vectors: np.ndarray,
+    phrase_vectors: np.ndarray,
+    nulls: np.ndarray,
+    groups: list[list[int]],
+    context_vectors: np.ndarray | None = None,
+) -> list[Relevance]:
+    """`relevance` for many subscribers in one matrix product: `groups[k]` are the rows of `phrase_vectors` (and
+    `nulls`) that are subscriber k's interest phrases. Same numbers as calling `relevance` per subscriber."""
+    columns = [row for group in groups for row in group]
+    count = len(insight_vectors)
+    if count == 0 or not columns:
+        return [relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))) for _ in groups]
+    cosine = insight_vectors @ phrase_vectors[columns].T
+    margin = cosine - nulls[columns]
+    context_margin = None if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
+    rows = np.arange(count)
+    out, start = [], 0
+    for group in groups:
+        stop = start + len(group)
+        if stop == start:
+            out.append(relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))))
+        else:
+            best = start + margin[:, start:stop].argmax(axis=1)  # each insight's best phrase, as in `relevance`
+            out.append(
+                Relevance(
+                    cosine[:, start:stop].max(axis=1),
+                    margin[rows, best],
+                    np.full(count, np.inf) if context_margin is None else context_margin[rows, best],
+                )
+            )
+        start = stop
+    return out
+
+
+def also_on(
+    index: int,
+    candidates: list[Candidate],
+    vectors: np.ndarray,
+    limit: int = ALSO_ON_SIZE,
+    members: dict[str, list[int]] | None = None,
+) -> list[int]:
+    """The same idea (same cluster) said in other episodes, other shows first, closest first. `members`
+    (`cluster_members`) saves scanning every candidate."""
     own = candidates[index]
-    similarity = vectors @ vectors[index]
+    pool = members[own.cluster_id] if members is not None else range(len(candidates))
     options = [
         j
-        for j, c in enumerate(candidates)
-        if j != index and c.cluster_id == own.cluster_id and c.episode_id != own.episode_id
+        for j in pool
+        if j != index and candidates[j].cluster_id == own.cluster_id and candidates[j].episode_id != own.episode_id
     ]
+    # Cosines of the options only (not of every candidate): at 10,000 insights x 100,000 briefs that is the cost.
+    similarity = dict(zip(options, vectors[options] @ vectors[index], strict=True)) if options else {}
     options.sort(key=lambda j: (candidates[j].show_id == own.show_id, -similarity[j]))
     return options[:limit]
 
@@ -135,15 +194,15 @@ def related_for(
     """Other ideas (other clusters) from other episodes among `eligible` (on the subscriber's topic), nearest
     first, other shows first among equals; never one in `exclude` (picks, and what the brief already shows)."""
     own = candidates[index]
-    similarity = vectors @ vectors[index]
-    options = [
+    pool = [
         j
-        for j in eligible
+        for j in sorted(eligible)
         if j not in exclude
         and candidates[j].cluster_id != own.cluster_id
         and candidates[j].episode_id != own.episode_id
-        and similarity[j] >= MIN_RELATED_SIMILARITY
     ]
+    similarity = dict(zip(pool, vectors[pool] @ vectors[index], strict=True)) if pool else {}
+    options = [j for j in pool if similarity[j] >= MIN_RELATED_SIMILARITY]
     options.sort(key=lambda j: (-round(float(similarity[j]), 2), candidates[j].show_id == own.show_id, j))
     return options[:limit]
 
@@ -156,10 +215,14 @@ def choose_brief(
     features: list[IdeaFeatures] | None = None,
     size: int = BRIEF_SIZE,
     context_vectors: np.ndarray | None = None,
+    scored: Relevance | None = None,
+    members: dict[str, list[int]] | None = None,
 ) -> list[Pick]:
     """Greedy top-`size` among on-topic insights: best score first, at most one per cluster and never two that
     say the same idea (by their `features`, when given), a small penalty per insight already taken from the same
-    episode; then "also on" and related insights, none shown twice."""
+    episode; then "also on" and related insights, none shown twice. At scale the caller passes `scored` (this
+    subscriber's `relevance`, computed for many subscribers at once by `relevance_of_groups`) and `members`
+    (`cluster_members` of the day), so nothing here scans every candidate in Python."""
 
     def same_idea(i: int, j: int) -> bool:
         if features is None or candidates[i].episode_id == candidates[j].episode_id:
@@ -174,8 +237,8 @@ def choose_brief(
         return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(features[i].stated, features[j].stated)
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
-    scored = relevance(vectors, interest_vectors, background, context_vectors)
-    on_topic = {i for i in range(len(candidates)) if scored.on_topic[i]}
+    scored = scored if scored is not None else relevance(vectors, interest_vectors, background, context_vectors)
+    on_topic = set(np.flatnonzero(scored.on_topic).tolist())
     base = {
         i: RELEVANCE_WEIGHT * scored.cosine[i]
         + QUALITY_WEIGHT * candidates[i].quality
@@ -203,7 +266,7 @@ def choose_brief(
         chosen.append(best)
         used_clusters.add(candidates[best].cluster_id)
     shown = set(chosen)
-    mentions = {i: also_on(i, candidates, vectors) for i in chosen}
+    mentions = {i: also_on(i, candidates, vectors, members=members) for i in chosen}
     for others in mentions.values():
         shown.update(others)
     picks = []

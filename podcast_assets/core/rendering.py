@@ -43,6 +43,8 @@ class BriefItem:
     link: str | None
     related: list[BriefItem] = field(default_factory=list)  # other ideas on the reader's topic
     also_on: list[BriefItem] = field(default_factory=list)  # the same idea said in other episodes
+    more_url: str | None = None  # signed "more / less like this" feedback links
+    less_url: str | None = None
 
     @property
     def at(self) -> str:
@@ -55,6 +57,7 @@ class BriefDocument:
     day: dt.date
     interests: str
     items: list[BriefItem]
+    links: dict[str, str] | None = None  # signed preferences / archive / unsubscribe links, when there is a web app
 
     def render(self) -> dict[str, str]:
         context = {"brief": self}

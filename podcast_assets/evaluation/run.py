@@ -104,15 +104,15 @@ def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
     from podcast_assets.admin import add_feed, add_subscriber
     from podcast_assets.demo.feeds import publish_network
     from podcast_assets.demo.server import SiteServer
-    from podcast_assets.resources.warehouse import WarehouseResource
+    from podcast_assets.catalog import CatalogResource
     from podcast_assets.runner import run_day
 
-    warehouse = WarehouseResource()
+    catalog = CatalogResource()
     with SiteServer() as server:
         for show, url in zip(network.shows, publish_network(server, network), strict=True):
-            add_feed(warehouse, url, show.title)
+            add_feed(catalog, url, show.title)
         for subscriber in network.subscribers:
-            add_subscriber(warehouse, subscriber.email, subscriber.interests, subscriber.name or None)
+            add_subscriber(catalog, subscriber.email, subscriber.interests, subscriber.name or None)
         with dg.DagsterInstance.ephemeral() as instance:
             result = run_day(
                 network.day,

@@ -15,17 +15,24 @@ README "Operating"). The rule, at-most-once by default:
 - `podcast-brief deliveries resend --date D [--email E]` sends again on purpose (same Message-ID, so a mail client
   that got the first copy can tell); `resend_uncertain` on the mailer makes later runs resend unknown outcomes
   themselves (at-least-once).
-The `never_sent_twice` check counts, per subscriber, the automatic attempts that may have reached the server
-(sent, written, unknown_*): never more than one.
+The ledger lives in the catalog (podcast_assets/catalog/), which the web app writes at the same time: each step
+is one catalog transaction. The `never_sent_twice` check counts, per subscriber, the automatic attempts that may
+have reached the server (sent, written, unknown_*): never more than one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
+import sqlalchemy as sa
 
+from podcast_assets.admin import receiving_briefs, utc_now
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.tables import brief_deliveries, delivery_attempts, subscribers
 from podcast_assets.resources.mailer import (
     FAILED,
     REJECTED,
@@ -33,10 +40,12 @@ from podcast_assets.resources.mailer import (
     UNKNOWN_NO_REPLY,
     WRITTEN,
     MailerResource,
+    MailSession,
     OutgoingBrief,
     SendOutcome,
 )
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets.web.links import list_unsubscribe
 
 SENDING = "sending"
 UNKNOWN_AFTER_CRASH = "unknown_after_crash"
@@ -58,73 +67,111 @@ def resend_hint(day: dt.date, email: str) -> str:
     return f"podcast-brief deliveries resend --date {day.isoformat()} --email {email}"
 
 
-_DAY_BRIEFS_SQL = """
-SELECT d.subscriber_id, d.markdown, d.html, d.text, s.email, s.name, coalesce(x.attempts, 0) AS attempts,
-       x.status AS previous_status
-FROM brief_documents d JOIN subscribers s USING (subscriber_id)
-LEFT JOIN brief_deliveries x ON x.partition_date = d.partition_date AND x.subscriber_id = d.subscriber_id
-WHERE d.partition_date = ? AND d.status = 'ok' AND s.active AND (?::VARCHAR IS NULL OR s.email = ?)
-ORDER BY s.email
-"""
+def day_briefs(
+    warehouse: WarehouseResource, catalog: CatalogResource, day: dt.date, email: str | None = None
+) -> list[dict]:
+    """The day's rendered briefs of subscribers who receive briefs right now (active, confirmed, not paused:
+    an unsubscribe between `briefs` and `brief_deliveries` still stops the email), with the delivery state so far."""
+    documents = {
+        row["subscriber_id"]: row
+        for row in warehouse.query(
+            "SELECT subscriber_id, markdown, html, text FROM brief_documents "
+            "WHERE partition_date = ? AND status = 'ok'",
+            [day],
+        ).to_dicts()
+    }
+    if not documents:
+        return []
+    query = (
+        sa.select(
+            subscribers.c.subscriber_id,
+            subscribers.c.email,
+            subscribers.c.name,
+            sa.func.coalesce(brief_deliveries.c.attempts, 0).label("attempts"),
+            brief_deliveries.c.status.label("previous_status"),
+        )
+        .outerjoin(
+            brief_deliveries,
+            sa.and_(
+                brief_deliveries.c.subscriber_id == subscribers.c.subscriber_id,
+                brief_deliveries.c.partition_date == day,
+            ),
+        )
+        .where(receiving_briefs(), subscribers.c.subscriber_id.in_(list(documents)))
+        .order_by(subscribers.c.email)
+    )
+    if email is not None:
+        query = query.where(subscribers.c.email == email)
+    return [{**row, **documents[row["subscriber_id"]]} for row in catalog.rows(query)]
 
 
-def day_briefs(warehouse: WarehouseResource, day: dt.date, email: str | None = None) -> list[dict]:
-    """The day's rendered briefs of active subscribers, with the delivery state so far."""
-    return warehouse.query(_DAY_BRIEFS_SQL, [day, email, email]).to_dicts()
-
-
-def resolve_interrupted(warehouse: WarehouseResource, day: dt.date) -> list[dict]:
+def resolve_interrupted(catalog: CatalogResource, day: dt.date) -> list[dict]:
     """`sending` rows of `day` were left by a sender that died during the SMTP transaction: the message may or may
     not have been accepted. They become `unknown_after_crash` (not resent by default). Returns those rows."""
-    with warehouse.connect() as connection:
-        connection.execute("BEGIN")
+    with catalog.begin() as connection:
         rows = connection.execute(
-            """UPDATE brief_deliveries SET status = ?, error = ?
-               WHERE partition_date = ? AND status = ? RETURNING subscriber_id, message_id""",
-            [
-                UNKNOWN_AFTER_CRASH,
-                "the sending process stopped during the SMTP transaction; the message may or may not have been "
-                "delivered and is not sent again automatically (at-most-once)",
-                day,
-                SENDING,
-            ],
-        ).fetchall()
+            sa.select(brief_deliveries.c.subscriber_id, brief_deliveries.c.message_id).where(
+                brief_deliveries.c.partition_date == day, brief_deliveries.c.status == SENDING
+            )
+        ).all()
         connection.execute(
-            """UPDATE delivery_attempts SET outcome = ?, finished_at = now(), error = 'sender stopped mid-transaction'
-               WHERE partition_date = ? AND outcome = ?""",
-            [UNKNOWN_AFTER_CRASH, day, SENDING],
+            brief_deliveries.update()
+            .where(brief_deliveries.c.partition_date == day, brief_deliveries.c.status == SENDING)
+            .values(
+                status=UNKNOWN_AFTER_CRASH,
+                error="the sending process stopped during the SMTP transaction; the message may or may not have "
+                "been delivered and is not sent again automatically (at-most-once)",
+            )
         )
-        connection.execute("COMMIT")
+        connection.execute(
+            delivery_attempts.update()
+            .where(delivery_attempts.c.partition_date == day, delivery_attempts.c.outcome == SENDING)
+            .values(outcome=UNKNOWN_AFTER_CRASH, finished_at=utc_now(), error="sender stopped mid-transaction")
+        )
     return [{"subscriber_id": subscriber_id, "message_id": mid} for subscriber_id, mid in rows]
 
 
 def send_brief(
-    warehouse: WarehouseResource,
+    catalog: CatalogResource,
     mailer: MailerResource,
     day: dt.date,
     brief: dict,
     triggered_by: str = RUN,
     run_id: str | None = None,
+    session: MailSession | None = None,
 ) -> SendOutcome:
-    """Record `sending`, make one attempt, record its outcome. `brief` is a row of `day_briefs`."""
+    """Record `sending`, make one attempt, record its outcome. `brief` is a row of `day_briefs`. `session`: an
+    SMTP connection kept open across briefs (default: a connection for this one)."""
     subscriber_id = brief["subscriber_id"]
     mid = message_id(day, subscriber_id)
     attempt = brief["attempts"] + 1
-    with warehouse.connect() as connection:
-        connection.execute("BEGIN")
+    this_row = sa.and_(brief_deliveries.c.partition_date == day, brief_deliveries.c.subscriber_id == subscriber_id)
+    with catalog.begin() as connection:
+        connection.execute(brief_deliveries.delete().where(this_row))
         connection.execute(
-            """INSERT OR REPLACE INTO brief_deliveries
-               (partition_date, subscriber_id, status, message_id, sent_at, error, attempts, smtp_code)
-               VALUES (?, ?, ?, ?, NULL, NULL, ?, NULL)""",
-            [day, subscriber_id, SENDING, mid, attempt],
+            brief_deliveries.insert().values(
+                partition_date=day, subscriber_id=subscriber_id, status=SENDING, message_id=mid, attempts=attempt
+            )
         )
         connection.execute(
-            """INSERT OR REPLACE INTO delivery_attempts
-               (partition_date, subscriber_id, attempt, message_id, triggered_by, run_id, started_at, outcome)
-               VALUES (?, ?, ?, ?, ?, ?, now(), ?)""",
-            [day, subscriber_id, attempt, mid, triggered_by, run_id, SENDING],
+            delivery_attempts.delete().where(
+                delivery_attempts.c.partition_date == day,
+                delivery_attempts.c.subscriber_id == subscriber_id,
+                delivery_attempts.c.attempt == attempt,
+            )
         )
-        connection.execute("COMMIT")
+        connection.execute(
+            delivery_attempts.insert().values(
+                partition_date=day,
+                subscriber_id=subscriber_id,
+                attempt=attempt,
+                message_id=mid,
+                triggered_by=triggered_by,
+                run_id=run_id,
+                started_at=utc_now(),
+                outcome=SENDING,
+            )
+        )
     outgoing = OutgoingBrief(
         brief["email"],
         brief["name"],
@@ -133,22 +180,30 @@ def send_brief(
         brief["html"],
         mid,
         subscriber_id,
+        list_unsubscribe(subscriber_id, mailer.sender()),
     )
-    outcome = mailer.send(outgoing, day.isoformat())
-    with warehouse.connect() as connection:
-        connection.execute("BEGIN")
+    outcome = (session or mailer).send(outgoing, day.isoformat())
+    finished = utc_now()
+    with catalog.begin() as connection:
         connection.execute(
-            """UPDATE brief_deliveries SET status = ?, error = ?, smtp_code = ?,
-                      sent_at = CASE WHEN ? THEN now() ELSE NULL END
-               WHERE partition_date = ? AND subscriber_id = ?""",
-            [outcome.status, outcome.error, outcome.smtp_code, outcome.delivered, day, subscriber_id],
+            brief_deliveries.update()
+            .where(this_row)
+            .values(
+                status=outcome.status,
+                error=outcome.error,
+                smtp_code=outcome.smtp_code,
+                sent_at=finished if outcome.delivered else None,
+            )
         )
         connection.execute(
-            """UPDATE delivery_attempts SET outcome = ?, error = ?, smtp_code = ?, finished_at = now()
-               WHERE partition_date = ? AND subscriber_id = ? AND attempt = ?""",
-            [outcome.status, outcome.error, outcome.smtp_code, day, subscriber_id, attempt],
+            delivery_attempts.update()
+            .where(
+                delivery_attempts.c.partition_date == day,
+                delivery_attempts.c.subscriber_id == subscriber_id,
+                delivery_attempts.c.attempt == attempt,
+            )
+            .values(outcome=outcome.status, error=outcome.error, smtp_code=outcome.smtp_code, finished_at=finished)
         )
-        connection.execute("COMMIT")
     return outcome
 
 
@@ -167,6 +222,7 @@ def automatic_action(previous_status: str | None, resend_uncertain: bool) -> str
 
 def deliver_day(
     warehouse: WarehouseResource,
+    catalog: CatalogResource,
     mailer: MailerResource,
     day: dt.date,
     run_id: str | None = None,
@@ -177,53 +233,128 @@ def deliver_day(
     counts = dict.fromkeys(
         (SENT, WRITTEN, FAILED, REJECTED, UNKNOWN_NO_REPLY, "already_delivered", "held_uncertain", "held_rejected"), 0
     )
-    briefs_by_id = {b["subscriber_id"]: b for b in day_briefs(warehouse, day)}
-    for row in resolve_interrupted(warehouse, day):
-        email = briefs_by_id.get(row["subscriber_id"], {}).get("email", row["subscriber_id"])
+    interrupted = resolve_interrupted(catalog, day)
+    resend_uncertain = mailer.resends_uncertain()
+    to_send = []
+    for brief in day_briefs(warehouse, catalog, day):  # read once, after the interrupted rows are resolved
+        action = automatic_action(brief["previous_status"], resend_uncertain)
+        if action == "send":
+            to_send.append(brief)
+        else:
+            counts[action] += 1
+    emails = {b["subscriber_id"]: b["email"] for b in to_send}
+    for row in interrupted:
+        email = emails.get(row["subscriber_id"]) or _email_of(catalog, row["subscriber_id"])
         log(
             f"delivery to {email} was interrupted during the SMTP transaction by a crash: recorded as "
             f"{UNKNOWN_AFTER_CRASH}, not sent again (at-most-once); to send it anyway: {resend_hint(day, email)}"
         )
-    resend_uncertain = mailer.resends_uncertain()
-    for brief in day_briefs(warehouse, day):
-        action = automatic_action(brief["previous_status"], resend_uncertain)
-        if action != "send":
-            counts[action] += 1
-            continue
-        outcome = send_brief(warehouse, mailer, day, brief, RUN, run_id)
+    for brief, outcome in _send_in_parallel(catalog, mailer, day, to_send, run_id):
         counts[outcome.status] += 1
         if not outcome.delivered:
             log(f"delivery to {brief['email']}: {outcome.status} ({outcome.error})")
     return counts
 
 
+def _email_of(catalog: CatalogResource, subscriber_id: str) -> str:
+    rows = catalog.rows(sa.select(subscribers.c.email).where(subscribers.c.subscriber_id == subscriber_id))
+    return rows[0]["email"] if rows else subscriber_id
+
+
+def _send_in_parallel(
+    catalog: CatalogResource, mailer: MailerResource, day: dt.date, briefs: list[dict], run_id: str | None
+) -> Iterator[tuple[dict, SendOutcome]]:
+    """`mailer.max_senders` threads, each with its own SMTP connection kept open across its briefs. Every brief
+    still goes through `send_brief` alone: `sending` is committed before its own SMTP transaction starts."""
+    local = threading.local()
+    sessions: list[MailSession] = []
+    lock = threading.Lock()
+
+    def send(brief: dict) -> SendOutcome:
+        if not hasattr(local, "session"):
+            local.session = mailer.session()
+            with lock:
+                sessions.append(local.session)
+        return send_brief(catalog, mailer, day, brief, RUN, run_id, local.session)
+
+    workers = max(1, min(mailer.max_senders, len(briefs)))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sender") as pool:
+            yield from zip(briefs, pool.map(send, briefs), strict=True)
+    finally:
+        for session in sessions:
+            session.close()
+
+
 def resend(
-    warehouse: WarehouseResource, mailer: MailerResource, day: dt.date, email: str | None = None
+    warehouse: WarehouseResource,
+    catalog: CatalogResource,
+    mailer: MailerResource,
+    day: dt.date,
+    email: str | None = None,
 ) -> list[tuple[str, SendOutcome]]:
     """An operator's explicit resend. With `email`: that subscriber's brief, whatever its status. Without: every
     brief of the day not known delivered (unknown_*, failed, rejected, never attempted). The caller holds the
     day (no run of it in progress), so `sending` rows are leftovers and are resolved first."""
-    resolve_interrupted(warehouse, day)
-    briefs = day_briefs(warehouse, day, email)
+    resolve_interrupted(catalog, day)
+    briefs = day_briefs(warehouse, catalog, day, email)
     if email is None:
         briefs = [b for b in briefs if b["previous_status"] not in DELIVERED]
-    return [(b["email"], send_brief(warehouse, mailer, day, b, RESEND)) for b in briefs]
+    return [(b["email"], send_brief(catalog, mailer, day, b, RESEND)) for b in briefs]
 
 
-def sent_twice(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
+def sent_twice(catalog: CatalogResource, day: dt.date) -> pl.DataFrame:
     """Subscribers of `day` with more than one automatic attempt that may have reached their mailbox."""
-    return warehouse.query(
-        """SELECT subscriber_id, count(*) AS maybe_delivered FROM delivery_attempts
-           WHERE partition_date = ? AND triggered_by = ? AND list_contains(?, outcome)
-           GROUP BY subscriber_id HAVING count(*) > 1""",
-        [day, RUN, sorted(MAYBE_DELIVERED)],
+    count = sa.func.count().label("maybe_delivered")
+    rows = catalog.rows(
+        sa.select(delivery_attempts.c.subscriber_id, count)
+        .where(
+            delivery_attempts.c.partition_date == day,
+            delivery_attempts.c.triggered_by == RUN,
+            delivery_attempts.c.outcome.in_(sorted(MAYBE_DELIVERED)),
+        )
+        .group_by(delivery_attempts.c.subscriber_id)
+        .having(sa.func.count() > 1)
+    )
+    return pl.DataFrame(rows, schema={"subscriber_id": pl.String, "maybe_delivered": pl.Int64})
+
+
+def sent_to_non_subscribers(catalog: CatalogResource) -> pl.DataFrame:
+    """Attempts that may have reached a mailbox of an address that had not confirmed by then, or had already
+    unsubscribed: the double opt-in and unsubscribe promises, checked against the ledger."""
+    a, s = delivery_attempts, subscribers
+    rows = catalog.rows(
+        sa.select(s.c.email, a.c.partition_date, a.c.started_at, s.c.confirmed_at, s.c.unsubscribed_at)
+        .join(s, s.c.subscriber_id == a.c.subscriber_id)
+        .where(
+            a.c.outcome.in_(sorted(MAYBE_DELIVERED)),
+            sa.or_(
+                s.c.confirmed_at.is_(None),
+                s.c.confirmed_at > a.c.started_at,
+                s.c.unsubscribed_at < a.c.started_at,
+            ),
+        )
+    )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "email": pl.String,
+            "partition_date": pl.Date,
+            "started_at": pl.Datetime,
+            "confirmed_at": pl.Datetime,
+            "unsubscribed_at": pl.Datetime,
+        },
+        orient="row",
     )
 
 
-def day_deliveries(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
-    return warehouse.query(
-        """SELECT s.email, d.status, d.attempts, d.sent_at, d.smtp_code, d.error, d.message_id
-           FROM brief_deliveries d LEFT JOIN subscribers s USING (subscriber_id)
-           WHERE d.partition_date = ? ORDER BY s.email""",
-        [day],
+def day_deliveries(catalog: CatalogResource, day: dt.date) -> pl.DataFrame:
+    d, s = brief_deliveries, subscribers
+    columns = [s.c.email, d.c.status, d.c.attempts, d.c.sent_at, d.c.smtp_code, d.c.error, d.c.message_id]
+    rows = catalog.rows(
+        sa.select(*columns)
+        .select_from(d.outerjoin(s, s.c.subscriber_id == d.c.subscriber_id))
+        .where(d.c.partition_date == day)
+        .order_by(s.c.email)
     )
+    return pl.DataFrame(rows, schema=[c.name for c in columns], orient="row")

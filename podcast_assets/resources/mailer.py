@@ -81,6 +81,8 @@ class OutgoingBrief:
     html: str
     message_id: str
     outbox_name: str
+    # (https URL, mailto URL) for List-Unsubscribe with RFC 8058 one-click; None for mail that is no subscription.
+    list_unsubscribe: tuple[str, str] | None = None
 
 
 def build_message(sender: str, brief: OutgoingBrief) -> EmailMessage:
@@ -94,6 +96,10 @@ def build_message(sender: str, brief: OutgoingBrief) -> EmailMessage:
     message["Subject"] = header_text(brief.subject, 300)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = brief.message_id
+    if brief.list_unsubscribe:
+        https_url, mailto_url = brief.list_unsubscribe
+        message["List-Unsubscribe"] = f"<{https_url}>, <{mailto_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(brief.text)
     message.add_alternative(brief.html, subtype="html")
     return message
@@ -114,6 +120,8 @@ class MailerResource(dg.ConfigurableResource):
     # answer came after the message) is not sent again by later runs; `podcast-brief deliveries resend` sends it.
     # True (or PODCAST_BRIEF_RESEND_UNCERTAIN=true): later runs resend it, with the same Message-ID (at-least-once).
     resend_uncertain: bool | None = None
+    # Parallel SMTP connections `brief_deliveries` sends over, each kept open for many messages.
+    max_senders: int = 4
 
     def _setting(self, value: object, env: str, default: str | None = None) -> str | None:
         return str(value) if value not in (None, "") else (os.environ.get(env) or default)
@@ -139,36 +147,88 @@ class MailerResource(dg.ConfigurableResource):
         return outcome.status
 
     def send(self, brief: OutgoingBrief, day: str) -> SendOutcome:
-        """One attempt to send (or write) the message; never raises for a transport problem: the outcome says
-        what happened (see `SendOutcome`)."""
-        message = build_message(self.sender(), brief)
-        host = self.host()
-        if not host:
-            outbox = home_dir() / "outbox" / day
-            outbox.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(outbox / f"{brief.outbox_name}.eml", bytes(message))
-            return SendOutcome(WRITTEN)
-        port = int(self._setting(self.smtp_port, "PODCAST_BRIEF_SMTP_PORT", "25"))
-        starttls = self._setting(self.smtp_starttls, "PODCAST_BRIEF_SMTP_STARTTLS", "false").lower() in (
+        """One attempt to send (or write) the message over its own connection; never raises for a transport
+        problem: the outcome says what happened (see `SendOutcome`)."""
+        with self.session() as session:
+            return session.send(brief, day)
+
+    def session(self) -> MailSession:
+        """A connection kept open for many messages (one per sender thread: `max_senders` at most)."""
+        return MailSession(self)
+
+
+class MailSession:
+    """Sends messages one after another over one SMTP connection, opened on first use and dropped after any error
+    (the next message opens a fresh one). Outcomes follow the same rules as one connection per message. Not
+    thread-safe: one session per sender."""
+
+    def __init__(self, mailer: MailerResource) -> None:
+        self.mailer = mailer
+        self.smtp: _TrackedSMTP | None = None
+        self.messages_on_connection = 0
+
+    def __enter__(self) -> MailSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _connect(self) -> _TrackedSMTP:
+        mailer = self.mailer
+        port = int(mailer._setting(mailer.smtp_port, "PODCAST_BRIEF_SMTP_PORT", "25"))
+        starttls = mailer._setting(mailer.smtp_starttls, "PODCAST_BRIEF_SMTP_STARTTLS", "false").lower() in (
             "1",
             "true",
             "yes",
         )
-        user = self._setting(self.smtp_user, "PODCAST_BRIEF_SMTP_USER")
-        smtp: _TrackedSMTP | None = None
+        user = mailer._setting(mailer.smtp_user, "PODCAST_BRIEF_SMTP_USER")
+        smtp = _TrackedSMTP(mailer.host(), port, timeout=mailer.timeout_s)
         try:
-            smtp = _TrackedSMTP(host, port, timeout=self.timeout_s)
             if starttls:
                 smtp.starttls()
             if user:
-                smtp.login(user, self._setting(self.smtp_password, "PODCAST_BRIEF_SMTP_PASSWORD", ""))
-            smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as error:
-            if smtp is not None:
-                smtp.close()
-            return _outcome_of(error, smtp)
-        try:
-            smtp.quit()  # the message is accepted already: a failing QUIT changes nothing
-        except (OSError, smtplib.SMTPException):
+                smtp.login(user, mailer._setting(mailer.smtp_password, "PODCAST_BRIEF_SMTP_PASSWORD", ""))
+        except BaseException:
             smtp.close()
-        return SendOutcome(SENT)
+            raise
+        return smtp
+
+    def send(self, brief: OutgoingBrief, day: str) -> SendOutcome:
+        message = build_message(self.mailer.sender(), brief)
+        if not self.mailer.host():
+            outbox = home_dir() / "outbox" / day
+            outbox.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(outbox / f"{brief.outbox_name}.eml", bytes(message))
+            return SendOutcome(WRITTEN)
+        # A kept connection the server closed while idle fails before the message is handed over: certainly not
+        # delivered, so that one case is tried once more on a fresh connection.
+        for fresh_retry in (False, True):
+            reused = self.smtp is not None
+            try:
+                if self.smtp is None:
+                    self.smtp = self._connect()
+                self.smtp.message_handed_over = False
+                self.smtp.send_message(message)
+            except (OSError, smtplib.SMTPException) as error:
+                outcome = _outcome_of(error, self.smtp)
+                self._drop()
+                no_answer = not isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
+                if reused and no_answer and outcome.status == FAILED and not fresh_retry:
+                    continue
+                return outcome
+            self.messages_on_connection += 1
+            return SendOutcome(SENT)
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp, self.messages_on_connection = None, 0
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()  # every message is accepted already: a failing QUIT changes nothing
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+        self.smtp, self.messages_on_connection = None, 0

@@ -96,7 +96,12 @@ class TranscriberResource(dg.ConfigurableResource):
     # lose none there and give finer deep links, at ~1.4x the compute.
     chunk_size_s: int = 15
     language: str | None = None
+    # CTranslate2 threads; 0 = every core. Shards running side by side on one CPU box: cores / shards at once
+    # (measured: 2 processes x 1 thread beat 1 process x 2 threads, BENCHMARKS.md).
     cpu_threads: int = 0
+    # Steps one day's transcription splits into (a stable hash of the episode id): each is a step the executor
+    # can place on its own worker. Raise the `gpu` pool to the number of workers to run them side by side.
+    shards: int = 2
     align_model_path: str | None = None
     diarization_model_path: str | None = None
     # Prompt whisper with the show and episode title and description (QUALITY.md has the WER with and without).
