@@ -267,7 +267,7 @@ def ad_mask(texts: list[str]) -> list[bool]:
         for inside in range(index + 1, following or index):
             mask[inside] = True
         for step in range(index + 1, min(index + 1 + _AD_RUN_MAX, len(texts))):
-            if stops(step) or not (strength[step] or _shared_brand(texts[index], texts[step])):
+            if stops(step) or not (strength[step] or _shared_brand(texts[index], texts[step]) or pitch_like(step)):
                 break
             mask[step] = True
     return mask

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.discourse import announces_next, continues_previous
+from podcast_assets.core.discourse import announces_next, continues_previous, filler_count
 
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
@@ -46,11 +46,34 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
     return sentences
 
 
+def answer_continuations(roles: list[str], texts: list[str]) -> list[bool]:
+    """Per sentence: it goes on the short answer to a question. The content sentences right after a question,
+    up to the next question, filler or other role, are one answer; an answer that fits one passage
+    (MAX_SENTENCES, MAX_WORDS) is one idea, whatever words it uses to go on."""
+    out = [False] * len(texts)
+    index = 0
+    while index < len(texts):
+        if roles[index] != "question":
+            index += 1
+            continue
+        run = []
+        step = index + 1
+        while step < len(texts) and roles[step] == "content" and not filler_count(texts[step]):
+            run.append(step)
+            step += 1
+        if 1 < len(run) <= MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= MAX_WORDS:
+            for i in run[1:]:
+                out[i] = True
+        index = step
+    return out
+
+
 def idea_groups(
     texts: list[str],
     joinable: list[bool],
     vectors: np.ndarray | None = None,
     speakers: list[str | None] | None = None,
+    answer: list[bool] | None = None,
 ) -> list[list[int]]:
     """Sentence indexes grouped into one-idea passages, in order.
 
@@ -71,7 +94,8 @@ def idea_groups(
             and sum(len(texts[i].split()) for i in current) + len(text.split()) <= MAX_WORDS
             and (speakers is None or speakers[index] is None or speakers[index] == speakers[current[-1]])
             and (
-                continues_previous(text, texts[current[-1]])
+                (answer is not None and answer[index])
+                or continues_previous(text, texts[current[-1]])
                 or announces_next(texts[current[-1]])
                 or (vectors is not None and float(vectors[index] @ vectors[current[-1]]) >= JOIN_COHERENCE)
             )
