@@ -16,8 +16,9 @@ TEMP_PREFIX = ".tmp-"
 
 
 @contextmanager
-def atomic_output(path: Path | str) -> Iterator[BinaryIO]:
-    """A binary handle whose content replaces `path` when the block ends without error."""
+def atomic_output(path: Path | str, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces `path` when the block ends without error. `durable=False` skips the
+    fsync (still never half a file after a kill): for many small files flushed together by `flush_to_disk`."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX + target.name + ".")
@@ -25,7 +26,8 @@ def atomic_output(path: Path | str) -> Iterator[BinaryIO]:
         with os.fdopen(handle, "wb") as out:
             yield out
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(temp_name, target)
     finally:
         if os.path.exists(temp_name):
@@ -37,8 +39,15 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         out.write(data)
 
 
-def atomic_write_text(path: Path | str, text: str, encoding: str = "utf-8") -> None:
-    atomic_write_bytes(path, text.encode(encoding))
+def atomic_write_text(path: Path | str, text: str, encoding: str = "utf-8", durable: bool = True) -> None:
+    with atomic_output(path, durable) as out:
+        out.write(text.encode(encoding))
+
+
+def flush_to_disk() -> None:
+    """Everything written so far to disk in one call: one flush for a day of files written with `durable=False`
+    instead of one fsync each (1.8 ms a file here: 9 minutes for 300,000 files)."""
+    os.sync()
 
 
 def atomic_copy(source: Path | str, target: Path | str) -> None:
