@@ -172,8 +172,9 @@ def briefs(
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
     # Rows embedded before contexts were stored have none: their own vector stands in (no context asked of them).
     context_vectors = np.asarray(
-        [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors)]
-        if rows else np.zeros((0, 0)),
+        [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors, strict=True)]
+        if rows
+        else np.zeros((0, 0)),
         dtype=np.float32,
     )
     out_dir = home_dir() / "briefs" / day.isoformat()
@@ -213,7 +214,8 @@ def briefs(
             batch = [s["subscriber_id"] for s in subscribers[position : position + RELEVANCE_BATCH]]
             batch = [sid for sid in batch if sid in phrases_of]
             groups = [[phrase_row[p] for p in phrases_of[sid]] for sid in batch]
-            scored_of = dict(zip(batch, relevance_of_groups(vectors, phrase_vectors, nulls, groups, context_vectors), strict=True))
+            batch_scores = relevance_of_groups(vectors, phrase_vectors, nulls, groups, context_vectors)
+            scored_of = dict(zip(batch, batch_scores, strict=True))
         if subscriber_id not in phrases_of:
             try:
                 interest_phrases(subscriber["interests"])

@@ -107,10 +107,11 @@ def insights(
 
 
 def _embeddings_table_sql(dimension: int) -> str:
+    vector = f"FLOAT[{int(dimension)}]"
     return (
         "CREATE TABLE IF NOT EXISTS insight_embeddings (partition_date DATE NOT NULL, insight_id VARCHAR NOT NULL, "
-        f"embedding FLOAT[{int(dimension)}] NOT NULL, model VARCHAR NOT NULL, context_embedding FLOAT[{int(dimension)}]);"
-        f"ALTER TABLE insight_embeddings ADD COLUMN IF NOT EXISTS context_embedding FLOAT[{int(dimension)}]"
+        f"embedding {vector} NOT NULL, model VARCHAR NOT NULL, context_embedding {vector});"
+        f"ALTER TABLE insight_embeddings ADD COLUMN IF NOT EXISTS context_embedding {vector}"
     )
 
 

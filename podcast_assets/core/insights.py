@@ -10,11 +10,11 @@ import numpy as np
 
 from podcast_assets.core.discourse import (
     ad_mask,
-    is_tag_question,
     is_framing,
     is_intro_outro,
     is_question,
     is_small_talk,
+    is_tag_question,
     is_tangent,
 )
 from podcast_assets.core.display_text import clean_for_display

@@ -31,9 +31,9 @@ from podcast_assets.core.quantities import share_a_quantity
 # all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
 # most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
 MIN_RELEVANCE_MARGIN = 0.12
-# On the four tuning networks the context of an on-topic passage beats the bar by >= 0.14 (45 s windows) wherever
-# the passage itself is below 0.3; the two lakeshore passages picked on one misheard word had context margins
-# of 0.03 and -0.02. A passage well above the bar stands alone (news round-ups change topic every minute).
+# On the five tuning networks the context of an on-topic passage beats the bar by >= 0.11 wherever the passage
+# itself is below 0.3; the lakeshore passages picked on one misheard word had context margins of 0.03 and less.
+# A passage well above the bar stands alone (news round-ups change topic every minute).
 MIN_CONTEXT_MARGIN = 0.1
 STANDALONE_MARGIN = 0.3
 NULL_PERCENTILE = 95
