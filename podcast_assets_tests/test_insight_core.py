@@ -356,3 +356,22 @@ def test_a_statement_put_up_as_a_question_is_the_hosts_question(embedder):
     assert [i.text for i in extraction.insights if "ebook license" in i.text]
     assert not [i.text for i in extraction.insights if "assume" in i.text]
     assert extraction.rejected.get("question") == 2  # the set-up and "Is it?"
+
+
+def test_a_passage_that_never_names_the_topic_is_on_it_when_the_talk_around_it_is(embedder, background):
+    # Conversation leaves the subject implicit: "It costs us three to five times..." is about libraries only
+    # because of the talk around it.
+    passage = "It's the reverse, honestly. It often costs us three to five times what you'd pay for a paperback."
+    context = (
+        "Okay, e-books at the public library. People assume digital is cheaper for a library. Is it? " + passage
+        + " A lot of library e-book licenses expire after two years or a set number of checkouts, so our digital"
+        " budget grows every year and the library keeps buying back the same popular books."
+    )
+    vectors, context_vectors = embedder.encode([passage]), embedder.encode([context])
+    libraries = embedder.encode(interest_phrases("public libraries, reading habits, library programs"))
+    alone = relevance(vectors, libraries, background)
+    assert not alone.on_topic.all()  # the passage alone never says "library"
+    scored = relevance(vectors, libraries, background, context_vectors)
+    assert scored.implied[0] and scored.on_topic.all()
+    # The talk around it does not make it about anything else.
+    assert not relevance(vectors, embedder.encode(["sailing, jazz piano"]), background, context_vectors).on_topic.any()

@@ -249,7 +249,9 @@ def briefs(
                 [features[i] for i in keep],
                 context_vectors=context_vectors[keep],
                 scored=(
-                    Relevance(scored.cosine[keep], scored.margin[keep], scored.context_margin[keep])
+                    Relevance(
+                        scored.cosine[keep], scored.margin[keep], scored.context_margin[keep], scored.implied[keep]
+                    )
                     if scored is not None
                     else None
                 ),

@@ -6,6 +6,7 @@ interest phrases beats that phrase's 95th-percentile cosine to a fixed backgroun
 (`core/background.py`) by `MIN_RELEVANCE_MARGIN`, and, unless it beats it by `STANDALONE_MARGIN`, the talk around
 it (its context: 30 s either side) beats it by `MIN_CONTEXT_MARGIN` too. A topic is talked about for more than one
 sentence; one word that happens to match (or that ASR misheard: "territorial mail" for "males") is not a topic.
+The other way round, a passage that never names the topic is on it when its context clearly is (`implied`).
 Only on-topic insights are ever used, however few there are: a short brief beats a padded one.
 
 score = 0.55 * relevance + 0.3 * quality + 0.15 * salience among passages of quality >= 0.45, greedy with one
@@ -36,6 +37,7 @@ MIN_RELEVANCE_MARGIN = 0.12
 # A passage well above the bar stands alone (news round-ups change topic every minute).
 MIN_CONTEXT_MARGIN = 0.1
 STANDALONE_MARGIN = 0.3
+CONTEXT_CARRIES_MARGIN = 0.2
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
 # Two picks this close in idea similarity (clustering's measure) say the same thing even when average linkage
@@ -78,11 +80,18 @@ class Relevance:
     cosine: np.ndarray  # best cosine to any interest phrase, per insight
     margin: np.ndarray  # best (cosine - that phrase's background percentile), per insight
     context_margin: np.ndarray  # the same for the insight's context, against the phrase that gave `margin`
+    # Some phrase the passage is not below the background for, and its context is well above: a passage that does
+    # not name the topic ("It costs us three to five times the print price") in talk that clearly is about it.
+    implied: np.ndarray
 
     @property
     def on_topic(self) -> np.ndarray:
         supported = (self.margin >= STANDALONE_MARGIN) | (self.context_margin >= MIN_CONTEXT_MARGIN)
-        return (self.margin >= MIN_RELEVANCE_MARGIN) & supported
+        return ((self.margin >= MIN_RELEVANCE_MARGIN) & supported) | self.implied
+
+
+def _implied(margins: np.ndarray, context_margins: np.ndarray) -> np.ndarray:
+    return ((margins >= 0.0) & (context_margins >= CONTEXT_CARRIES_MARGIN)).any(axis=1)
 
 
 def relevance(
@@ -92,23 +101,30 @@ def relevance(
     context_vectors: np.ndarray | None = None,
 ) -> Relevance:
     """Per insight: its best interest phrase's cosine and margin over the background; `context_vectors` (one per
-    insight, e.g. the talk around it) are scored against that same phrase. Without them, context is not asked."""
+    insight, e.g. the talk around it) are scored against the same phrases; without them a passage is its own
+    context."""
     count = len(insight_vectors)
     if count == 0 or len(interest_vectors) == 0:
-        return Relevance(np.zeros(count), np.full(count, -1.0), np.full(count, -1.0))
-    cosine = insight_vectors @ interest_vectors.T
+        nothing = np.full(count, -1.0)
+        return Relevance(np.zeros(count), nothing, nothing, np.zeros(count, dtype=bool))
     if len(background_vectors):
         null = np.percentile(interest_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
     else:
         null = np.zeros(len(interest_vectors))
-    margins = cosine - null
-    best_phrase = margins.argmax(axis=1)
-    rows = np.arange(count)
-    if context_vectors is None:
-        context_margin = np.full(count, np.inf)
-    else:
-        context_margin = np.einsum("ij,ij->i", context_vectors, interest_vectors[best_phrase]) - null[best_phrase]
-    return Relevance(cosine.max(axis=1), margins[rows, best_phrase], context_margin)
+    return _relevance(insight_vectors, interest_vectors, null, context_vectors)
+
+
+def _relevance(
+    insight_vectors: np.ndarray, phrase_vectors: np.ndarray, nulls: np.ndarray, context_vectors: np.ndarray | None
+) -> Relevance:
+    cosine = insight_vectors @ phrase_vectors.T
+    margins = cosine - nulls
+    context_margins = margins if context_vectors is None else context_vectors @ phrase_vectors.T - nulls
+    best = margins.argmax(axis=1)
+    rows = np.arange(len(insight_vectors))
+    return Relevance(
+        cosine.max(axis=1), margins[rows, best], context_margins[rows, best], _implied(margins, context_margins)
+    )
 
 
 def cluster_members(candidates: list[Candidate]) -> dict[str, list[int]]:
@@ -141,7 +157,7 @@ def relevance_of_groups(
         return [relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))) for _ in groups]
     cosine = insight_vectors @ phrase_vectors[columns].T
     margin = cosine - nulls[columns]
-    context_margin = None if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
+    context_margin = margin if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
     rows = np.arange(count)
     out, start = [], 0
     for group in groups:
@@ -154,7 +170,8 @@ def relevance_of_groups(
                 Relevance(
                     cosine[:, start:stop].max(axis=1),
                     margin[rows, best],
-                    np.full(count, np.inf) if context_margin is None else context_margin[rows, best],
+                    context_margin[rows, best],
+                    _implied(margin[:, start:stop], context_margin[:, start:stop]),
                 )
             )
         start = stop
