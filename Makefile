@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 # Debian packages the UI and scale-out tests start for real (headless browser, Celery broker, Postgres instance).
 SYSTEM_PACKAGES := chromium redis-server postgresql
 
-.PHONY: setup system-deps demo test ui bench lint clean
+.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream lint clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,14 @@ ui: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The transcripts asset sharded vs per-episode (same run, WER beside speed): ~10 min on 2 cores.
+bench-transcription: setup
+	$(BIN)/python -m benchmarks.transcription
+
+# briefs + delivery for 100,000 synthetic subscribers and 10,000 insights (no ASR). Smaller: ARGS="--subscribers 20000"
+bench-downstream: setup
+	$(BIN)/python -m benchmarks.downstream $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check podcast_assets podcast_assets_tests benchmarks

@@ -42,6 +42,7 @@ def main() -> None:
     from podcast_assets.assets.episodes import episodes
     from podcast_assets.assets.insights import insight_embeddings, insights
     from podcast_assets.assets.transcripts import transcripts
+    from podcast_assets.catalog import CatalogResource
     from podcast_assets.core.audio import decode_16k_mono
     from podcast_assets.core.clustering import cluster_ideas, summarize_clusters
     from podcast_assets.demo.network import DEMO_DAY
@@ -60,6 +61,7 @@ def main() -> None:
     threads = os.cpu_count() or 1
     resources = {
         "warehouse": warehouse,
+        "catalog": CatalogResource(),
         "http": HttpClientResource(),
         "media": MediaStoreResource(),
         "transcriber": transcriber,
@@ -70,7 +72,7 @@ def main() -> None:
     rows = []
 
     with SiteServer() as site:
-        register_demo(warehouse, site)
+        register_demo(CatalogResource(), site)
         assert dg.materialize([episodes], partition_key=partition, resources=resources).success
     day_episodes = warehouse.query(
         "SELECT audio_path, duration_s FROM episodes WHERE status = 'ok' AND transcript_path IS NULL"

@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     fail = runs.add_parser("fail", help="mark one run failed and free its pool slots (e.g. a run on a lost machine)")
     fail.add_argument("run_id")
 
+    search = commands.add_parser("search", help="the best matching insights of every day so far, by meaning and words")
+    search.add_argument("query")
+    search.add_argument("--since", type=_date, help="only days from this one on")
+    search.add_argument("--show", help="only shows whose name contains this (case-insensitive)")
+    search.add_argument("--limit", type=int, default=10)
+
     web = commands.add_parser("web", help="serve the subscriber web app (sign-up, preferences, unsubscribe, feedback)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8080)
@@ -173,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return _deliveries(args, warehouse, catalog)
         elif args.command == "runs":
             return _runs(args)
+        elif args.command == "search":
+            return _search(args, warehouse)
         elif args.command == "web":
             from podcast_assets.web.app import serve
 
@@ -224,6 +232,24 @@ def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource, catalog:
     for email, outcome in sent:
         print(f"{email}\t{outcome.status}" + (f"\t{outcome.error}" if outcome.error else ""))
     return 0 if all(outcome.delivered for _, outcome in sent) else 1
+
+
+def _search(args: argparse.Namespace, warehouse: WarehouseResource) -> int:
+    from podcast_assets.core.search import BadQuery
+    from podcast_assets.operations.search import search_insights
+    from podcast_assets.resources.embedder import EmbedderResource
+
+    try:
+        hits = search_insights(warehouse, EmbedderResource().encode, args.query, args.since, args.show, args.limit)
+    except BadQuery as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not hits:
+        print("no insights match (has a day been run? `podcast-brief run --date D`)", file=sys.stderr)
+        return 1
+    for hit in hits:
+        print(f"{hit.day.isoformat()}  {hit.show} - {hit.episode_title} at {hit.at}\n  {hit.text}\n  {hit.link or ''}")
+    return 0
 
 
 def _instance():

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from podcast_assets.assets.briefs import brief_deliveries, briefs
+from podcast_assets.assets.credits import episode_credits, insight_credits
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.insights import insight_clusters, insight_embeddings, insights
 from podcast_assets.assets.registry import feeds, subscribers
@@ -34,10 +35,12 @@ defs = dg.Definitions(
             feeds,
             subscribers,
             episodes,
+            episode_credits,
             transcripts,
             insights,
             insight_embeddings,
             insight_clusters,
+            insight_credits,
             briefs,
             brief_deliveries,
             *SQL_ASSETS,

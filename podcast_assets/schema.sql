@@ -205,3 +205,25 @@ ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS confirmed_at TIMESTAMP;
 ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS unsubscribed_at TIMESTAMP;
 ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS paused BOOLEAN;
 ALTER TABLE subscribers ADD COLUMN IF NOT EXISTS source VARCHAR;
+
+-- Podcasting 2.0 chapters and persons of each episode, and each insight's chapter and speaker (assets/credits.py).
+CREATE TABLE IF NOT EXISTS episode_chapters (
+    partition_date DATE NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    start_s DOUBLE NOT NULL,
+    title VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS episode_persons (
+    partition_date DATE NOT NULL,
+    episode_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    person_group VARCHAR NOT NULL,
+    href VARCHAR
+);
+CREATE TABLE IF NOT EXISTS insight_credits (
+    partition_date DATE NOT NULL,
+    insight_id VARCHAR NOT NULL,
+    chapter VARCHAR,
+    speaker VARCHAR
+);

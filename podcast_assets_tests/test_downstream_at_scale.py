@@ -134,3 +134,24 @@ def test_parallel_senders_deliver_every_brief_once_with_the_ledger(home):
         assert deliver_day(warehouse, catalog, mailer, day, log=print)["already_delivered"] == 40
         assert len(inbox.messages) == 40
     assert sent_twice(catalog, day).is_empty()
+
+
+def test_interest_phrases_are_embedded_once_and_kept_per_model(home):
+    from podcast_assets.assets.interest_vectors import CACHE_TABLE, cached_phrase_vectors
+    from podcast_assets.resources.embedder import EmbedderResource
+    from podcast_assets.resources.warehouse import WarehouseResource
+
+    warehouse, embedder = WarehouseResource(), EmbedderResource(device="cpu")
+    texts = ["battery recycling", "sleep research", "battery recycling"]
+    first = cached_phrase_vectors(warehouse, embedder, texts)
+    np.testing.assert_allclose(first, embedder.encode(texts), atol=1e-5)
+    assert warehouse.query(f"SELECT count(*) AS n FROM {CACHE_TABLE}")["n"][0] == 2
+    # Served from the table, not embedded again: a stored vector comes back exactly as stored.
+    marker = np.full(first.shape[1], 0.5, dtype=np.float32).tobytes()
+    warehouse.execute(f"UPDATE {CACHE_TABLE} SET embedding = ? WHERE text = 'sleep research'", [marker])
+    again = cached_phrase_vectors(warehouse, embedder, ["sleep research", "coffee prices"])
+    assert (again[0] == 0.5).all() and abs(float(np.linalg.norm(again[1])) - 1) < 1e-4
+    # Another precision is another key: its vectors are its own.
+    other = cached_phrase_vectors(warehouse, EmbedderResource(device="cpu", precision="bf16"), ["sleep research"])
+    assert abs(float(np.linalg.norm(other[0])) - 1) < 1e-2
+    assert warehouse.query(f"SELECT count(*) AS n FROM {CACHE_TABLE}")["n"][0] == 4

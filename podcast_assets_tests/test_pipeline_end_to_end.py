@@ -234,6 +234,25 @@ def test_rerunning_the_day_replaces_it_sends_nothing_and_leaves_other_days(world
     assert previous_after.equals(previous_before)
 
 
+def test_search_finds_planted_insights_of_both_days_from_paraphrases(world):
+    from podcast_assets.operations.search import search_insights
+    from podcast_assets.resources.embedder import EmbedderResource
+
+    warehouse = world["warehouse"]
+    if warehouse.query("SELECT count(*) AS n FROM insights WHERE partition_date = ?", [PREVIOUS_DAY])["n"][0] == 0:
+        assert run_day(PREVIOUS_DAY, world["instance"]).success  # when run alone (-k), without the test above
+    encode = EmbedderResource().encode
+    cold = search_insights(warehouse, encode, "do air source heating systems still work when it is freezing outside")
+    assert cold[0].day == PREVIOUS_DAY and best_planted(cold[0].text)[2].idea == "heat_pump_cold"
+    assert "Grid Report" in cold[0].show and cold[0].link.startswith(world["site"].url("/"))
+    assert "#t=" in cold[0].link
+    recycled = search_insights(warehouse, encode, "how much of the metal in old EV batteries gets reclaimed")
+    assert recycled[0].day == DEMO_DAY and best_planted(recycled[0].text)[2].idea == "recycling_recovery"
+    assert not [
+        h for h in search_insights(warehouse, encode, "heat pumps in the cold", since=DEMO_DAY) if h.day < DEMO_DAY
+    ]
+
+
 def _delivery(warehouse: WarehouseResource, email: str) -> dict:
     rows = warehouse.query(
         "SELECT d.status, d.error, d.attempts FROM brief_deliveries d JOIN subscribers s USING (subscriber_id) "

@@ -9,6 +9,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from podcast_assets.admin import receiving_subscribers
+from podcast_assets.assets.interest_vectors import cached_phrase_vectors
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.brief_history import brief_archive_rows, day_verdicts, write_brief_archive
@@ -64,13 +65,14 @@ DOCUMENT_SCHEMA = {
 _DAY_INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
        e.feed_url, coalesce(f.title, e.show_title, e.feed_url) AS show, e.title AS episode_title, e.audio_url,
-       e.link, c.cluster_id, s.salience, emb.embedding, emb.context_embedding
+       e.link, c.cluster_id, s.salience, emb.embedding, emb.context_embedding, ic.speaker, ic.chapter
 FROM insights i
 JOIN insight_embeddings emb USING (partition_date, insight_id)
 JOIN insight_clusters c USING (partition_date, insight_id)
 JOIN cluster_summaries s ON s.partition_date = c.partition_date AND s.cluster_id = c.cluster_id
 JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
 LEFT JOIN feeds f ON f.feed_url = e.feed_url
+LEFT JOIN insight_credits ic USING (partition_date, insight_id)
 WHERE i.partition_date = ?
 ORDER BY i.insight_id
 """
@@ -82,7 +84,9 @@ def _item(row: dict) -> BriefItem:
         row["show"],
         row["episode_title"] or "",
         row["start_s"],
-        deep_link(row["audio_url"], row["link"], row["start_s"]),
+        row["deep_link"],
+        speaker=row.get("speaker"),
+        chapter=row.get("chapter"),
     )
 
 
@@ -143,7 +147,7 @@ def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[st
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=["insight_clusters", "subscribers"],
+    deps=["insight_clusters", "insight_credits", "subscribers"],
     kinds={"python", "duckdb", "jinja"},
     group_name="delivery",
     check_specs=[dg.AssetCheckSpec(name, asset="briefs") for name in BRIEF_CHECKS],
@@ -169,8 +173,10 @@ def briefs(
     verdicts = day_verdicts(catalog, warehouse, day)
     profiles = []
     rows = day_insights.to_dicts()
+    for row in rows:  # once per insight, not once per brief that shows it
+        row["deep_link"] = deep_link(row["audio_url"], row["link"], row["start_s"])
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
-    # Rows embedded before contexts were stored have none: their own vector stands in (no context asked of them).
+    # Rows embedded before contexts were stored have none: the passage is its own context.
     context_vectors = np.asarray(
         [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors, strict=True)]
         if rows
@@ -200,7 +206,7 @@ def briefs(
             pass  # recorded below, in the subscriber's turn
     distinct = sorted({phrase for phrases in phrases_of.values() for phrase in phrases})
     phrase_row = {phrase: k for k, phrase in enumerate(distinct)}
-    phrase_vectors = embedder.encode(distinct) if distinct else np.zeros((0, 0), dtype=np.float32)
+    phrase_vectors = cached_phrase_vectors(warehouse, embedder, distinct)  # cached across days
     nulls = phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0)
     members = cluster_members(candidates)
     feed_of = np.asarray([r["feed_url"] for r in rows], dtype=object)

@@ -45,6 +45,8 @@ class BriefItem:
     also_on: list[BriefItem] = field(default_factory=list)  # the same idea said in other episodes
     more_url: str | None = None  # signed "more / less like this" feedback links
     less_url: str | None = None
+    speaker: str | None = None  # who said it and the chapter it is in, where the feed or transcript tells
+    chapter: str | None = None
 
     @property
     def at(self) -> str:

@@ -277,11 +277,11 @@ def _send_in_parallel(
                 sessions.append(local.session)
         return send_brief(catalog, mailer, day, brief, RUN, run_id, local.session)
 
-    workers = max(1, min(mailer.max_senders, len(briefs)))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(mailer.max_senders, len(briefs))), thread_name_prefix="smtp")
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sender") as pool:
-            yield from zip(briefs, pool.map(send, briefs), strict=True)
-    finally:
+        yield from zip(briefs, pool.map(send, briefs), strict=True)
+    finally:  # an error (or an interrupted run) sends nothing more: briefs not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
         for session in sessions:
             session.close()
 

@@ -21,9 +21,11 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.core.search import BadQuery
 from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
-from podcast_assets.web import links, subscriptions
+from podcast_assets.resources.warehouse import WarehouseLocked
+from podcast_assets.web import links, subscriptions, web_search
 from podcast_assets.web.tokens import BadToken, Signer, signer
 
 EXAMPLE_TOPICS = ("battery chemistry", "AI safety", "city transit", "sleep and health", "climate policy")
@@ -251,6 +253,18 @@ def create_app(
         assert isinstance(error, HTTPException)
         return problem(request, error.status_code, "Sorry", error.detail)
 
+    async def search(request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        if not query.strip():
+            return page(request, "search.html.j2", query="", hits=None)
+        try:
+            hits = await run_in_threadpool(web_search.run, query, request.query_params.get("show"))
+        except BadQuery as error:
+            return page(request, "search.html.j2", 400, query=query, hits=None, error=str(error))
+        except WarehouseLocked:
+            raise HTTPException(503, "Search is paused while the daily run writes; try again in a minute.") from None
+        return page(request, "search.html.j2", query=query, hits=hits)
+
     async def health(_request: Request) -> Response:
         return Response("ok", media_type="text/plain")
 
@@ -263,6 +277,7 @@ def create_app(
         Route("/feedback", give_feedback),
         Route("/archive", archive),
         Route("/archive/{day}", archive),
+        Route("/search", search),
         Route("/healthz", health),
     ]
     return Starlette(routes=routes, exception_handlers={BadToken: bad_token, HTTPException: http_error})
