@@ -363,7 +363,8 @@ def test_a_passage_that_never_names_the_topic_is_on_it_when_the_talk_around_it_i
     # because of the talk around it.
     passage = "It's the reverse, honestly. It often costs us three to five times what you'd pay for a paperback."
     context = (
-        "Okay, e-books at the public library. People assume digital is cheaper for a library. Is it? " + passage
+        "Okay, e-books at the public library. People assume digital is cheaper for a library. Is it? "
+        + passage
         + " A lot of library e-book licenses expire after two years or a set number of checkouts, so our digital"
         " budget grows every year and the library keeps buying back the same popular books."
     )
@@ -375,3 +376,33 @@ def test_a_passage_that_never_names_the_topic_is_on_it_when_the_talk_around_it_i
     assert scored.implied[0] and scored.on_topic.all()
     # The talk around it does not make it about anything else.
     assert not relevance(vectors, embedder.encode(["sailing, jazz piano"]), background, context_vectors).on_topic.any()
+
+
+def test_a_guests_answer_to_a_question_is_one_idea_and_prompts_agendas_and_plugs_are_not(embedder):
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "Last one. How long should a game be?",
+            "Shorter than you want it to be. People judge a game mostly by how it ends.",
+            "So if the last twenty minutes are everyone counting out a result they already know, that's what they "
+            "remember. We cut one of our games from five rounds to four.",
+            "Playtime dropped from about ninety minutes to sixty, and the average rating from testers went up.",
+            "Ha, I feel seen.",
+        ),
+        embedder.encode,
+    )
+    answer = [i for i in extraction.insights if "Shorter than you want" in i.text]
+    assert answer and "rating from testers went up" in answer[0].text  # one passage from claim to evidence
+    assert score_passage("Anil, you mentioned before we started recording that bees are a good example.").kind == (
+        "question"
+    )
+    assert score_passage(
+        "So today, foulbrood, why old school beekeepers dusted every hive with antibiotics, and why that changed."
+    ).kind in ("framing", "question")
+    assert (
+        score_passage("I'm at Sofia Plays Games on the usual places. If you liked this episode, tell a friend.").kind
+        == "intro_outro"
+    )
+    assert score_passage(
+        "As you mentioned, resistant strains showed up within a decade because every hive got the same drug."
+    ).is_insight

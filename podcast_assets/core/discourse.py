@@ -42,7 +42,9 @@ _INTERROGATIVE_START = re.compile(
 _REQUEST = re.compile(
     r"\b(tell (me|us)|walk (me|us) through|talk (me|us) through|talk to (me|us) about|explain to (me|us)"
     r"|do you mean|are you saying|so you're saying|you mean|(is|are) there (any|anything|anyone|a way)"
-    r"|is it (possible|true|worth|really))\b",
+    r"|is it (possible|true|worth|really)"
+    # the host prompting the guest with what they said earlier: "Anil, you mentioned before we started..."
+    r"|(?<!as )(?<!like )you (mentioned|told (me|us)|were telling (me|us)|brought up|wrote about))\b",
     re.I,
 )
 
@@ -144,7 +146,8 @@ _INTRO_OUTRO = re.compile(
         r"left us a review", r"rate (us|the show)", r"see you (next|tomorrow|soon|then)", r"until next time",
         r"bye for now", r"take care", r"that's (all|it|a wrap|our show)( for)?", r"that is (all|it) for",
         r"we('ll| will) be back", r"back next week", r"catch you (next|later)", r"special edition", r"sleep well",
-        r"sweet dreams", r"(find|follow) us on", r"show notes",
+        r"sweet dreams", r"(find|follow) (me|us) (on|at)", r"show notes", r"tell a friend",
+        r"if you (liked|enjoyed|loved) (it|this|the (show|episode)|this episode)", r"where can people find you",
     )
     + r")\b"
     + r"|^(this is|you're listening to) [^.!?,]{0,40}[.!]$"  # "This is Hard Disagree."
@@ -154,8 +157,17 @@ _INTRO_OUTRO = re.compile(
 )  # fmt: skip
 
 
+# An agenda read as a list, without "we'll talk about": "So today, foulbrood, why beekeepers dusted every hive
+# with antibiotics, and why that changed, and then...".
+_AGENDA_LIST = re.compile(
+    r"^(so,?\s+|okay,?\s+|right,?\s+)?(today|tonight|this week|this episode|on (the|today's) show)\b,?"
+    r"(?=.*\b(and then|and why|and how|and what|first\b.*\bthen)\b)",
+    re.IGNORECASE,
+)
+
+
 def is_framing(sentence: str) -> bool:
-    return bool(_FRAMING.search(sentence))
+    return bool(_FRAMING.search(sentence) or _AGENDA_LIST.search(sentence.strip()))
 
 
 def is_intro_outro(sentence: str) -> bool:

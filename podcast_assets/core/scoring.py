@@ -63,7 +63,7 @@ _ANECDOTE = re.compile(
 _ENTHUSIASM = re.compile(
     r"\b(one of my (all[- ]time )?favou?rites?( things)?|(people|kids|everyone|folks) (love|adore) (it|them|this|that)"
     r"|(really|so|super|just) (sweet|cool|fun|neat|amazing|awesome|lovely|wonderful|great)"
-    r"|makes you think|how important (this|that|it) is)\b",
+    r"|makes you think|how important (this|that|it) is|just the best|the best part of (the whole|it|this))\b",
     re.IGNORECASE,
 )
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)

@@ -13,6 +13,9 @@ from podcast_assets.core.discourse import announces_next, continues_previous, fi
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
 MAX_SENTENCES = 4
 MAX_WORDS = 90  # a passage longer than this is two ideas or a monologue
+# The answer to one question is one idea up to a little longer: a guest's answer runs 5-6 ASR sentences.
+ANSWER_MAX_SENTENCES = 6
+ANSWER_MAX_WORDS = 120
 JOIN_COHERENCE = 0.5
 
 
@@ -48,8 +51,8 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
 
 def answer_continuations(roles: list[str], texts: list[str]) -> list[bool]:
     """Per sentence: it goes on the short answer to a question. The content sentences right after a question,
-    up to the next question, filler or other role, are one answer; an answer that fits one passage
-    (MAX_SENTENCES, MAX_WORDS) is one idea, whatever words it uses to go on."""
+    up to the next question, filler or other role, are one answer; a short answer (ANSWER_MAX_SENTENCES,
+    ANSWER_MAX_WORDS) is one idea, whatever words it uses to go on."""
     out = [False] * len(texts)
     index = 0
     while index < len(texts):
@@ -61,7 +64,7 @@ def answer_continuations(roles: list[str], texts: list[str]) -> list[bool]:
         while step < len(texts) and roles[step] == "content" and not filler_count(texts[step]):
             run.append(step)
             step += 1
-        if 1 < len(run) <= MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= MAX_WORDS:
+        if 1 < len(run) <= ANSWER_MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= ANSWER_MAX_WORDS:
             for i in run[1:]:
                 out[i] = True
         index = step
@@ -86,6 +89,9 @@ def idea_groups(
     groups: list[list[int]] = []
     for index, text in enumerate(texts):
         current = groups[-1] if groups else None
+        if current is not None and answer is not None and answer[index]:
+            current.append(index)  # the rest of a short answer (its size was checked as a whole)
+            continue
         if (
             current is not None
             and joinable[index]
@@ -94,8 +100,7 @@ def idea_groups(
             and sum(len(texts[i].split()) for i in current) + len(text.split()) <= MAX_WORDS
             and (speakers is None or speakers[index] is None or speakers[index] == speakers[current[-1]])
             and (
-                (answer is not None and answer[index])
-                or continues_previous(text, texts[current[-1]])
+                continues_previous(text, texts[current[-1]])
                 or announces_next(texts[current[-1]])
                 or (vectors is not None and float(vectors[index] @ vectors[current[-1]]) >= JOIN_COHERENCE)
             )
