@@ -1,8 +1,8 @@
 """Insight quality and ASR on every labeled network: `python -m benchmarks.quality [--asr]`.
 
-Runs `podcast-brief eval` for the demo, dockside, riverbend and harbor (tuning) and lakeshore (held out), with the
-default transcriber, and with `--asr` also without the feed prompt and with whisper base. Prints Markdown tables
-for QUALITY.md.
+Runs `podcast-brief eval` for the demo, dockside, riverbend, harbor, lakeshore, quayside and saltmarsh (tuning) and
+estuary (held out), with the default transcriber, and with `--asr` also without the feed prompt and with whisper base.
+Prints Markdown tables for QUALITY.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ NETWORKS = [
     ("dockside", str(NETWORKS_DIR / "dockside"), "tuned on"),
     ("riverbend", str(NETWORKS_DIR / "riverbend"), "tuned on"),
     ("harbor", str(NETWORKS_DIR / "harbor"), "held out for 5 runs, then tuned on"),
-    ("lakeshore", str(NETWORKS_DIR / "lakeshore"), "held out"),
+    ("lakeshore", str(NETWORKS_DIR / "lakeshore"), "held out for 1 run, then tuned on"),
+    ("quayside", str(NETWORKS_DIR / "quayside"), "held out for 2 runs, then tuned on"),
+    ("saltmarsh", str(NETWORKS_DIR / "saltmarsh"), "held out for 3 runs, then tuned on"),
+    ("estuary", str(NETWORKS_DIR / "estuary"), "held out"),
 ]
 QUALITY_COLUMNS = (
     "brief_precision",

@@ -29,11 +29,13 @@ def test_relevance_of_many_subscribers_at_once_equals_one_at_a_time():
     insights, phrases, background = _unit_rows(rng, 400), _unit_rows(rng, 30), _unit_rows(rng, 50)
     groups = [[0], [1, 2, 3], [], [29, 4], [5, 5]]
     nulls = phrase_nulls(phrases, background)
-    for group, batched in zip(groups, relevance_of_groups(insights, phrases, nulls, groups), strict=True):
-        alone = relevance(insights, phrases[group], background)
+    contexts = _unit_rows(rng, 400)
+    for group, batched in zip(groups, relevance_of_groups(insights, phrases, nulls, groups, contexts), strict=True):
+        alone = relevance(insights, phrases[group], background, contexts)
         np.testing.assert_allclose(batched.cosine, alone.cosine, atol=1e-6)
         np.testing.assert_allclose(batched.margin, alone.margin, atol=1e-6)
-        assert (batched.on_topic == alone.on_topic).all()
+        np.testing.assert_allclose(batched.context_margin, alone.context_margin, atol=1e-6)
+        assert (batched.on_topic == alone.on_topic).all() and (batched.implied == alone.implied).all()
 
 
 def test_briefs_from_the_day_index_equal_briefs_from_a_full_scan():

@@ -7,11 +7,17 @@ import pytest
 
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import cluster_ideas, ctfidf_labels, idea_features, summarize_clusters
-from podcast_assets.core.discourse import ad_mask
+from podcast_assets.core.discourse import ad_mask, announces_next, continues_previous
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.insights import extract_insights
 from podcast_assets.core.quantities import quantities, share_a_quantity
-from podcast_assets.core.ranking import Candidate, choose_brief
+from podcast_assets.core.ranking import (
+    MIN_CONTEXT_MARGIN,
+    STANDALONE_MARGIN,
+    Candidate,
+    choose_brief,
+    relevance,
+)
 from podcast_assets.core.rendering import BriefDocument, BriefItem, clock, deep_link
 from podcast_assets.core.scoring import score_passage
 from podcast_assets.core.subscribers import interest_phrases
@@ -280,3 +286,123 @@ def test_two_picks_never_say_one_finding_even_when_clustering_kept_them_apart(em
     checked = choose_brief(candidates, vectors, interests, background, [idea_features(t) for t in texts])
     picked = {p.insight_id for p in checked}
     assert len(picked & {"0", "1"}) == 1 and "2" in picked  # same number, same claim: one of them
+
+
+def test_one_misheard_word_is_not_a_topic_the_talk_around_it_must_be_on_topic_too(embedder, background):
+    # tiny.en heard "shorter steps" as "shorter stamps" (lakeshore): the passage alone leans toward stamp
+    # collecting, the running talk around it does not. A passage well on topic stands alone (round-ups switch fast).
+    passage = "So there's a gait lab study where runners just took quicker shorter stamps."
+    context = (
+        "Okay, start with the thing you told me last week about step rate, because I did not believe you. "
+        + passage
+        + " About 10% more per minute and the load through the knee dropped by roughly a third. Same pace, less"
+        " pounding, because each foot lands closer under your hips. Huh, that's such a small change. What about"
+        " shoes though?"
+    )
+    vectors, context_vectors = embedder.encode([passage]), embedder.encode([context])
+    candidates = [Candidate("p", "ep1", "show1", "c1", 0.8, 0.5)]
+    collector = embedder.encode(interest_phrases("knitting, medieval castles, stamp collecting"))
+    assert relevance(vectors, collector, background).on_topic.all()  # the word alone passes the bar...
+    with_context = relevance(vectors, collector, background, context_vectors)
+    assert with_context.margin[0] < STANDALONE_MARGIN and with_context.context_margin[0] < MIN_CONTEXT_MARGIN
+    assert not choose_brief(candidates, vectors, collector, background, context_vectors=context_vectors)
+    # ...and the same passage in its running context is on topic for a runner.
+    runner = embedder.encode(interest_phrases("running injuries, knee pain"))
+    assert choose_brief(candidates, vectors, runner, background, context_vectors=context_vectors)
+
+
+def test_an_idea_spread_over_sentences_stays_one_passage(embedder):
+    setup = "A study in Luxembourg followed a few hundred recreational runners through a whole racing season."
+    result = "Those who rotated between several pairs had a far lower injury risk than the one shoe crowd."
+    assert announces_next(setup) and not announces_next(result)
+    assert continues_previous("About ten percent more steps per minute, and the knee load dropped by a third.")
+    assert continues_previous("Who rotated between several pairs had a lower injury risk.")
+    assert continues_previous("Beyond thirty feet is fine too.")
+    assert not continues_previous("Kelp forests collapsed after the heatwave.")
+    extraction = extract_insights("ep", _segments(setup, result, "Wow. Okay, what about socks?"), embedder.encode)
+    assert [i.text for i in extraction.insights] == [f"{setup} {result}"]
+
+
+def test_host_reads_anecdotes_and_enthusiasm_are_not_insights():
+    assert ad_mask(
+        [
+            "The number of locked cards fell by about half.",
+            "Quick thing before we keep going.",
+            "I've been using Paperleaf for about six months now.",
+            "It's a little reading journal app.",
+            "You snap a photo of a page and it saves the quote.",
+            "I use it for every book club.",
+            "The link is in the show notes.",
+            "Okay, e-books.",
+        ]
+    ) == [False, True, True, True, True, True, True, False]
+    assert ad_mask(["Alright.", "I want to tell you about Hearthmarks, because I'm hooked.", "Get two free months."])[1]
+    anecdote = "In college I had a seven dollar fine for a dictionary, and instead of paying it I switched libraries."
+    assert not score_passage(anecdote).is_insight and "anecdote" in score_passage(anecdote).signals
+    gushing = "People love them. It's just a really sweet program, honestly one of my favorite things we do."
+    assert not score_passage(gushing).is_insight
+    assert score_passage("A single ebook license often costs a library three to five times the print price.").is_insight
+
+
+def test_a_statement_put_up_as_a_question_is_the_hosts_question(embedder):
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "People assume digital is cheaper for a library. Is it?",
+            "It's the reverse. A single ebook license costs a library three to five times the price of a print copy.",
+        ),
+        embedder.encode,
+    )
+    assert [i.text for i in extraction.insights if "ebook license" in i.text]
+    assert not [i.text for i in extraction.insights if "assume" in i.text]
+    assert extraction.rejected.get("question") == 2  # the set-up and "Is it?"
+
+
+def test_a_passage_that_never_names_the_topic_is_on_it_when_the_talk_around_it_is(embedder, background):
+    # Conversation leaves the subject implicit: "It costs us three to five times..." is about libraries only
+    # because of the talk around it.
+    passage = "It's the reverse, honestly. It often costs us three to five times what you'd pay for a paperback."
+    context = (
+        "Okay, e-books at the public library. People assume digital is cheaper for a library. Is it? "
+        + passage
+        + " A lot of library e-book licenses expire after two years or a set number of checkouts, so our digital"
+        " budget grows every year and the library keeps buying back the same popular books."
+    )
+    vectors, context_vectors = embedder.encode([passage]), embedder.encode([context])
+    libraries = embedder.encode(interest_phrases("public libraries, reading habits, library programs"))
+    alone = relevance(vectors, libraries, background)
+    assert not alone.on_topic.all()  # the passage alone never says "library"
+    scored = relevance(vectors, libraries, background, context_vectors)
+    assert scored.implied[0] and scored.on_topic.all()
+    # The talk around it does not make it about anything else.
+    assert not relevance(vectors, embedder.encode(["sailing, jazz piano"]), background, context_vectors).on_topic.any()
+
+
+def test_a_guests_answer_to_a_question_is_one_idea_and_prompts_agendas_and_plugs_are_not(embedder):
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "Last one. How long should a game be?",
+            "Shorter than you want it to be. People judge a game mostly by how it ends.",
+            "So if the last twenty minutes are everyone counting out a result they already know, that's what they "
+            "remember. We cut one of our games from five rounds to four.",
+            "Playtime dropped from about ninety minutes to sixty, and the average rating from testers went up.",
+            "Ha, I feel seen.",
+        ),
+        embedder.encode,
+    )
+    answer = [i for i in extraction.insights if "Shorter than you want" in i.text]
+    assert answer and "rating from testers went up" in answer[0].text  # one passage from claim to evidence
+    assert score_passage("Anil, you mentioned before we started recording that bees are a good example.").kind == (
+        "question"
+    )
+    assert score_passage(
+        "So today, foulbrood, why old school beekeepers dusted every hive with antibiotics, and why that changed."
+    ).kind in ("framing", "question")
+    assert (
+        score_passage("I'm at Sofia Plays Games on the usual places. If you liked this episode, tell a friend.").kind
+        == "intro_outro"
+    )
+    assert score_passage(
+        "As you mentioned, resistant strains showed up within a decade because every hive got the same drug."
+    ).is_insight

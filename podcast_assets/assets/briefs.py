@@ -65,7 +65,7 @@ DOCUMENT_SCHEMA = {
 _DAY_INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
        e.feed_url, coalesce(f.title, e.show_title, e.feed_url) AS show, e.title AS episode_title, e.audio_url,
-       e.link, c.cluster_id, s.salience, emb.embedding, ic.speaker, ic.chapter
+       e.link, c.cluster_id, s.salience, emb.embedding, emb.context_embedding, ic.speaker, ic.chapter
 FROM insights i
 JOIN insight_embeddings emb USING (partition_date, insight_id)
 JOIN insight_clusters c USING (partition_date, insight_id)
@@ -176,6 +176,13 @@ def briefs(
     for row in rows:  # once per insight, not once per brief that shows it
         row["deep_link"] = deep_link(row["audio_url"], row["link"], row["start_s"])
     vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
+    # Rows embedded before contexts were stored have none: the passage is its own context.
+    context_vectors = np.asarray(
+        [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors, strict=True)]
+        if rows
+        else np.zeros((0, 0)),
+        dtype=np.float32,
+    )
     out_dir = home_dir() / "briefs" / day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     brief_rows, documents = [], []
@@ -213,7 +220,8 @@ def briefs(
             batch = [s["subscriber_id"] for s in subscribers[position : position + RELEVANCE_BATCH]]
             batch = [sid for sid in batch if sid in phrases_of]
             groups = [[phrase_row[p] for p in phrases_of[sid]] for sid in batch]
-            scored_of = dict(zip(batch, relevance_of_groups(vectors, phrase_vectors, nulls, groups), strict=True))
+            batch_scores = relevance_of_groups(vectors, phrase_vectors, nulls, groups, context_vectors)
+            scored_of = dict(zip(batch, batch_scores, strict=True))
         if subscriber_id not in phrases_of:
             try:
                 interest_phrases(subscriber["interests"])
@@ -245,11 +253,25 @@ def briefs(
                 interest_vectors,
                 background_vectors,
                 [features[i] for i in keep],
-                scored=Relevance(scored.cosine[keep], scored.margin[keep]) if scored is not None else None,
+                context_vectors=context_vectors[keep],
+                scored=(
+                    Relevance(
+                        scored.cosine[keep], scored.margin[keep], scored.context_margin[keep], scored.implied[keep]
+                    )
+                    if scored is not None
+                    else None
+                ),
             )
         else:
             picks = choose_brief(
-                candidates, vectors, interest_vectors, background_vectors, features, scored=scored, members=members
+                candidates,
+                vectors,
+                interest_vectors,
+                background_vectors,
+                features,
+                context_vectors=context_vectors,
+                scored=scored,
+                members=members,
             )
         if not picks:
             documents.append(_document(day, subscriber_id, "no_matches"))

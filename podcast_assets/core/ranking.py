@@ -3,8 +3,11 @@ Pure functions on arrays.
 
 Relevance is calibrated per interest: an insight is on the subscriber's topic when its cosine to one of their
 interest phrases beats that phrase's 95th-percentile cosine to a fixed background of everyday talk
-(`core/background.py`) by `MIN_RELEVANCE_MARGIN`. Only on-topic insights are ever used, however few there are:
-a short brief beats a padded one.
+(`core/background.py`) by `MIN_RELEVANCE_MARGIN`, and, unless it beats it by `STANDALONE_MARGIN`, the talk around
+it (its context: 30 s either side) beats it by `MIN_CONTEXT_MARGIN` too. A topic is talked about for more than one
+sentence; one word that happens to match (or that ASR misheard: "territorial mail" for "males") is not a topic.
+The other way round, a passage that never names the topic is on it when its context clearly is (`implied`).
+Only on-topic insights are ever used, however few there are: a short brief beats a padded one.
 
 score = 0.55 * relevance + 0.3 * quality + 0.15 * salience among passages of quality >= 0.45, greedy with one
 insight per cluster (one idea) and a small penalty per insight already taken from the same episode. Under each
@@ -29,6 +32,12 @@ from podcast_assets.core.quantities import share_a_quantity
 # all-MiniLM-L6-v2 on the three tuning networks: insights on other themes beat the background by at most 0.11,
 # most on-topic ones by 0.15-0.49 (a few by 0.09-0.11 are lost: a short brief beats a padded one).
 MIN_RELEVANCE_MARGIN = 0.12
+# On the five tuning networks the context of an on-topic passage beats the bar by >= 0.11 wherever the passage
+# itself is below 0.3; the lakeshore passages picked on one misheard word had context margins of 0.03 and less.
+# A passage well above the bar stands alone (news round-ups change topic every minute).
+MIN_CONTEXT_MARGIN = 0.1
+STANDALONE_MARGIN = 0.3
+CONTEXT_CARRIES_MARGIN = 0.2
 NULL_PERCENTILE = 95
 MIN_RELATED_SIMILARITY = 0.3
 # Two picks this close in idea similarity (clustering's measure) say the same thing even when average linkage
@@ -70,21 +79,52 @@ class Pick:
 class Relevance:
     cosine: np.ndarray  # best cosine to any interest phrase, per insight
     margin: np.ndarray  # best (cosine - that phrase's background percentile), per insight
+    context_margin: np.ndarray  # the same for the insight's context, against the phrase that gave `margin`
+    # Some phrase the passage is not below the background for, and its context is well above: a passage that does
+    # not name the topic ("It costs us three to five times the print price") in talk that clearly is about it.
+    implied: np.ndarray
 
     @property
     def on_topic(self) -> np.ndarray:
-        return self.margin >= MIN_RELEVANCE_MARGIN
+        supported = (self.margin >= STANDALONE_MARGIN) | (self.context_margin >= MIN_CONTEXT_MARGIN)
+        return ((self.margin >= MIN_RELEVANCE_MARGIN) & supported) | self.implied
 
 
-def relevance(insight_vectors: np.ndarray, interest_vectors: np.ndarray, background_vectors: np.ndarray) -> Relevance:
-    if len(insight_vectors) == 0 or len(interest_vectors) == 0:
-        return Relevance(np.zeros(len(insight_vectors)), np.full(len(insight_vectors), -1.0))
-    cosine = insight_vectors @ interest_vectors.T
+def _implied(margins: np.ndarray, context_margins: np.ndarray) -> np.ndarray:
+    return ((margins >= 0.0) & (context_margins >= CONTEXT_CARRIES_MARGIN)).any(axis=1)
+
+
+def relevance(
+    insight_vectors: np.ndarray,
+    interest_vectors: np.ndarray,
+    background_vectors: np.ndarray,
+    context_vectors: np.ndarray | None = None,
+) -> Relevance:
+    """Per insight: its best interest phrase's cosine and margin over the background; `context_vectors` (one per
+    insight, e.g. the talk around it) are scored against the same phrases; without them a passage is its own
+    context."""
+    count = len(insight_vectors)
+    if count == 0 or len(interest_vectors) == 0:
+        nothing = np.full(count, -1.0)
+        return Relevance(np.zeros(count), nothing, nothing, np.zeros(count, dtype=bool))
     if len(background_vectors):
         null = np.percentile(interest_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
     else:
         null = np.zeros(len(interest_vectors))
-    return Relevance(cosine.max(axis=1), (cosine - null).max(axis=1))
+    return _relevance(insight_vectors, interest_vectors, null, context_vectors)
+
+
+def _relevance(
+    insight_vectors: np.ndarray, phrase_vectors: np.ndarray, nulls: np.ndarray, context_vectors: np.ndarray | None
+) -> Relevance:
+    cosine = insight_vectors @ phrase_vectors.T
+    margins = cosine - nulls
+    context_margins = margins if context_vectors is None else context_vectors @ phrase_vectors.T - nulls
+    best = margins.argmax(axis=1)
+    rows = np.arange(len(insight_vectors))
+    return Relevance(
+        cosine.max(axis=1), margins[rows, best], context_margins[rows, best], _implied(margins, context_margins)
+    )
 
 
 def cluster_members(candidates: list[Candidate]) -> dict[str, list[int]]:
@@ -103,22 +143,37 @@ def phrase_nulls(phrase_vectors: np.ndarray, background_vectors: np.ndarray) -> 
 
 
 def relevance_of_groups(
-    insight_vectors: np.ndarray, phrase_vectors: np.ndarray, nulls: np.ndarray, groups: list[list[int]]
+    insight_vectors: np.ndarray,
+    phrase_vectors: np.ndarray,
+    nulls: np.ndarray,
+    groups: list[list[int]],
+    context_vectors: np.ndarray | None = None,
 ) -> list[Relevance]:
     """`relevance` for many subscribers in one matrix product: `groups[k]` are the rows of `phrase_vectors` (and
     `nulls`) that are subscriber k's interest phrases. Same numbers as calling `relevance` per subscriber."""
     columns = [row for group in groups for row in group]
-    if len(insight_vectors) == 0 or not columns:
+    count = len(insight_vectors)
+    if count == 0 or not columns:
         return [relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))) for _ in groups]
     cosine = insight_vectors @ phrase_vectors[columns].T
     margin = cosine - nulls[columns]
+    context_margin = margin if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
+    rows = np.arange(count)
     out, start = [], 0
     for group in groups:
         stop = start + len(group)
         if stop == start:
             out.append(relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))))
         else:
-            out.append(Relevance(cosine[:, start:stop].max(axis=1), margin[:, start:stop].max(axis=1)))
+            best = start + margin[:, start:stop].argmax(axis=1)  # each insight's best phrase, as in `relevance`
+            out.append(
+                Relevance(
+                    cosine[:, start:stop].max(axis=1),
+                    margin[rows, best],
+                    context_margin[rows, best],
+                    _implied(margin[:, start:stop], context_margin[:, start:stop]),
+                )
+            )
         start = stop
     return out
 
@@ -194,6 +249,7 @@ def choose_brief(
     background_vectors: np.ndarray | None = None,
     features: list[IdeaFeatures] | None = None,
     size: int = BRIEF_SIZE,
+    context_vectors: np.ndarray | None = None,
     scored: Relevance | None = None,
     members: dict[str, list[int]] | None = None,
 ) -> list[Pick]:
@@ -216,7 +272,7 @@ def choose_brief(
         return similarity >= SAME_IDEA_SIMILARITY and share_a_quantity(features[i].stated, features[j].stated)
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
-    scored = scored if scored is not None else relevance(vectors, interest_vectors, background)
+    scored = scored if scored is not None else relevance(vectors, interest_vectors, background, context_vectors)
     on_topic = set(np.flatnonzero(scored.on_topic).tolist())
     base = {
         i: RELEVANCE_WEIGHT * scored.cosine[i]

@@ -53,6 +53,19 @@ _PERSONAL = re.compile(
     r"|apartment|garden|coffee|trip|weekend|vacation|holiday|friend|brother|sister)\b",
     re.IGNORECASE,
 )
+# A host's anecdote: "Can I confess something? In college I had a fine...".
+_ANECDOTE = re.compile(
+    r"\b(in (college|high school|grad school)|when i was (a kid|a teenager|young|little|in)|years ago,? i"
+    r"|i remember (when|once|the)|i once|confess|true story|funny story)\b",
+    re.IGNORECASE,
+)
+# Enthusiasm that says nothing: "It's just a really sweet program, one of my favorite things we do."
+_ENTHUSIASM = re.compile(
+    r"\b(one of my (all[- ]time )?favou?rites?( things)?|(people|kids|everyone|folks) (love|adore) (it|them|this|that)"
+    r"|(really|so|super|just) (sweet|cool|fun|neat|amazing|awesome|lovely|wonderful|great)"
+    r"|makes you think|how important (this|that|it) is|just the best|the best part of (the whole|it|this))\b",
+    re.IGNORECASE,
+)
 _ADVICE = re.compile(r"\b(should|helps?|avoid|try|makes it easier|keep(ing)?|best way)\b", re.IGNORECASE)
 
 MIN_WORDS = 8
@@ -125,6 +138,12 @@ def score_passage(
         score -= 0.15
     if _PERSONAL.search(text):
         signals.append("personal")
+        score -= 0.3
+    if _ANECDOTE.search(text):  # a story about the host, whatever numbers it has, is not the show's finding
+        signals.append("anecdote")
+        score -= 0.5
+    if _ENTHUSIASM.search(text):
+        signals.append("enthusiasm")
         score -= 0.3
     if len(words) > MAX_WORDS:  # only when a single ASR sentence runs on
         signals.append("long")

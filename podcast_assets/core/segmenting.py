@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.discourse import announces_next, continues_previous
+from podcast_assets.core.discourse import announces_next, continues_previous, filler_count
 
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
 MAX_SENTENCES = 4
 MAX_WORDS = 90  # a passage longer than this is two ideas or a monologue
+# The answer to one question is one idea up to a little longer: a guest's answer runs 5-6 ASR sentences.
+ANSWER_MAX_SENTENCES = 6
+ANSWER_MAX_WORDS = 120
 JOIN_COHERENCE = 0.5
 
 
@@ -46,11 +49,34 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
     return sentences
 
 
+def answer_continuations(roles: list[str], texts: list[str]) -> list[bool]:
+    """Per sentence: it goes on the short answer to a question. The content sentences right after a question,
+    up to the next question, filler or other role, are one answer; a short answer (ANSWER_MAX_SENTENCES,
+    ANSWER_MAX_WORDS) is one idea, whatever words it uses to go on."""
+    out = [False] * len(texts)
+    index = 0
+    while index < len(texts):
+        if roles[index] != "question":
+            index += 1
+            continue
+        run = []
+        step = index + 1
+        while step < len(texts) and roles[step] == "content" and not filler_count(texts[step]):
+            run.append(step)
+            step += 1
+        if 1 < len(run) <= ANSWER_MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= ANSWER_MAX_WORDS:
+            for i in run[1:]:
+                out[i] = True
+        index = step
+    return out
+
+
 def idea_groups(
     texts: list[str],
     joinable: list[bool],
     vectors: np.ndarray | None = None,
     speakers: list[str | None] | None = None,
+    answer: list[bool] | None = None,
 ) -> list[list[int]]:
     """Sentence indexes grouped into one-idea passages, in order.
 
@@ -63,6 +89,9 @@ def idea_groups(
     groups: list[list[int]] = []
     for index, text in enumerate(texts):
         current = groups[-1] if groups else None
+        if current is not None and answer is not None and answer[index]:
+            current.append(index)  # the rest of a short answer (its size was checked as a whole)
+            continue
         if (
             current is not None
             and joinable[index]
