@@ -6,10 +6,12 @@ Runs the daily job exactly as `podcast-brief run` and the schedule do, then re-r
 import datetime as dt
 from email import message_from_bytes
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import polars as pl
 import pytest
+from starlette.testclient import TestClient
 
 from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
@@ -21,6 +23,7 @@ from podcast_assets.evaluation.network import demo_network
 from podcast_assets.evaluation.run import collect
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.runner import run_day
+from podcast_assets.web.app import create_app
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 from podcast_assets_tests.planted import ad_likeness, best_planted, planted_theme
 
@@ -262,6 +265,7 @@ def test_each_audio_brief_decodes_and_lasts_its_clips_plus_intros(world):
         [DEMO_DAY],
     )
     assert set(THEME_OF) <= set(made["email"]) and NOBODY not in set(made["email"])
+    client = TestClient(create_app())
     for brief in made.to_dicts():
         picks = warehouse.query(
             """SELECT i.start_s, i.end_s, e.duration_s, e.title, coalesce(f.title, e.show_title) AS show
@@ -278,6 +282,14 @@ def test_each_audio_brief_decodes_and_lasts_its_clips_plus_intros(world):
         decoded = decode(Path(brief["path"]))
         assert abs(len(decoded) / RATE - (clips + intros + 2 * GAP_S * len(picks))) < 0.2
         assert float(abs(decoded).max()) > 0.05  # voices, not silence
+        # the subscriber's email links to it, and the web app serves that very file at that link
+        text = warehouse.query(
+            "SELECT text FROM brief_documents WHERE partition_date = ? AND subscriber_id = ?",
+            [DEMO_DAY, brief["subscriber_id"]],
+        ).item()
+        url = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Listen to this brief: "))
+        served = client.get(urlsplit(url).path, params=parse_qs(urlsplit(url).query))
+        assert served.status_code == 200 and served.content == Path(brief["path"]).read_bytes()
 
 
 def _delivery(warehouse: WarehouseResource, email: str) -> dict:

@@ -90,8 +90,9 @@ def _item(row: dict) -> BriefItem:
     )
 
 
-def subscriber_links(subscriber_id: str) -> dict[str, str]:
+def subscriber_links(subscriber_id: str, day: dt.date) -> dict[str, str]:
     return {
+        "audio": links.audio_brief_url(subscriber_id, day),
         "preferences": links.preferences_url(subscriber_id),
         "archive": links.archive_url(subscriber_id),
         "unsubscribe": links.unsubscribe_url(subscriber_id),
@@ -286,7 +287,7 @@ def briefs(
             item.also_on = [_item(by_id[r]) for r in pick.also_on_insight_ids]
             items.append(item)
         name = subscriber["name"] or subscriber["email"]
-        links_of = subscriber_links(subscriber_id)
+        links_of = subscriber_links(subscriber_id, day)
         rendered = BriefDocument(name, day, subscriber["interests"], items, links_of).render()
         stem = out_dir / subscriber_id
         for kind, body in rendered.items():  # a kill never leaves half a brief; flushed to disk once, below

@@ -254,7 +254,12 @@ def create_app(
             day = None
         path = audio_brief_path(subscriber_id, day) if day else None
         if path is None:
-            return problem(request, 404, "Not found", "There is no audio brief for that day.")
+            return problem(
+                request,
+                404,
+                "Not found",
+                "There is no audio brief for that day yet: it is made in the same run as the email, try again later.",
+            )
         return FileResponse(path, media_type="audio/mpeg")
 
     async def bad_token(request: Request, error: Exception) -> Response:

@@ -34,6 +34,12 @@ def archive_url(subscriber_id: str) -> str:
     return _link("/archive", "manage", {"s": subscriber_id})
 
 
+def audio_brief_url(subscriber_id: str, day: dt.date) -> str:
+    """The day's audio brief (assets/audio_briefs.py). It is made in the same run as the email, beside delivery
+    rather than before it (a failed MP3 must not hold an email back), so the page says when it is not there."""
+    return _link(f"/audio/{day.isoformat()}", "manage", {"s": subscriber_id})
+
+
 def unsubscribe_url(subscriber_id: str) -> str:
     return _link("/unsubscribe", "unsubscribe", {"s": subscriber_id})
 
