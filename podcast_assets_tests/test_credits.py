@@ -157,3 +157,17 @@ def test_example_feed_chapters_and_persons_reach_insights_and_the_brief(home, si
     assert "— Gillian on *PC20*, \"Episode 3 - The Future\", chapter 'Intro', at 0:20" in rendered["md"]
     assert "Gillian on PC20, \"Episode 3 - The Future\", chapter 'Intro', at 0:20" in rendered["txt"]
     assert "Gillian on <em>PC20</em>" in rendered["html"]
+
+    # The people and chapters the feed names are in the transcriber's prompt for that episode, spelled as the feed
+    # spells them (transcripts runs after episode_credits).
+    from podcast_assets.assets.transcripts import _day_episodes
+    from podcast_assets.core.transcripts import asr_prompt
+
+    episode = next(e for e in _day_episodes(warehouse, DAY) if e["episode_id"] == ids[3])
+    prompt = asr_prompt(
+        episode["show_title"],
+        episode["title"],
+        episode.get("description"),
+        (*episode["person_names"], *episode["chapter_titles"]),
+    )
+    assert "Dave Jones" in prompt and "Adam Curry" in prompt and "Intro." in prompt and "Hearing Aids" in prompt

@@ -107,7 +107,8 @@ def _transcribe_episode(
     if is_silent(audio):
         status.update(status="empty", error="silent audio: nothing to transcribe", wall_s=time.perf_counter() - started)
         return [], status
-    prompt = asr_prompt(episode["show_title"], episode["title"], episode.get("description"))
+    feed_terms = (*(episode.get("person_names") or ()), *(episode.get("chapter_titles") or ()))
+    prompt = asr_prompt(episode["show_title"], episode["title"], episode.get("description"), tuple(feed_terms))
     result = transcriber.transcribe(audio, prompt)
     segments = normalize_segments(result.segments, status["audio_s"])
     status.update(
@@ -143,10 +144,22 @@ CHECK_SPECS = [
 _CHECK_OUTPUTS = {spec.name: spec.get_python_identifier() for spec in CHECK_SPECS}
 
 
+# What the feed says about an episode beyond its notes: chapter titles and the people on it (`episode_credits`),
+# spelled as the show spells them, for the ASR prompt.
+_DAY_EPISODES_SQL = """
+SELECT e.*,
+       (SELECT list(c.title ORDER BY c.start_s) FROM episode_chapters c
+        WHERE c.partition_date = e.partition_date AND c.episode_id = e.episode_id) AS chapter_titles,
+       (SELECT list(DISTINCT p.name) FROM episode_persons p
+        WHERE p.partition_date = e.partition_date AND p.episode_id = e.episode_id) AS person_names
+FROM episodes e
+WHERE e.partition_date = ? AND e.status = 'ok'
+ORDER BY e.published_at, e.episode_id
+"""
+
+
 def _day_episodes(warehouse: WarehouseResource, day: dt.date) -> list[dict]:
-    return warehouse.query(
-        "SELECT * FROM episodes WHERE partition_date = ? AND status = 'ok' ORDER BY published_at, episode_id", [day]
-    ).to_dicts()
+    return warehouse.query(_DAY_EPISODES_SQL, [day]).to_dicts()
 
 
 def _segment_rows(day: dt.date, episode_id: str, segments: list, status: dict) -> list[dict]:
@@ -210,7 +223,7 @@ def _stage(warehouse: WarehouseResource, day: dt.date, episode_ids: list[str], s
             raise
 
 
-@dg.op(ins={"episodes": dg.In(dg.Nothing)}, out=dg.DynamicOut(dg.Nothing))
+@dg.op(ins={"episodes": dg.In(dg.Nothing), "episode_credits": dg.In(dg.Nothing)}, out=dg.DynamicOut(dg.Nothing))
 def plan_transcript_shards(
     context: dg.OpExecutionContext, warehouse: WarehouseResource, transcriber: TranscriberResource
 ):
@@ -351,12 +364,16 @@ def write_transcripts(context: dg.OpExecutionContext, warehouse: WarehouseResour
 
 @dg.graph_asset(
     partitions_def=daily_partitions,
-    ins={"episodes": dg.AssetIn("episodes", dagster_type=dg.Nothing)},
+    # After episode_credits: chapter titles and people's names go into the ASR prompt.
+    ins={
+        "episodes": dg.AssetIn("episodes", dagster_type=dg.Nothing),
+        "episode_credits": dg.AssetIn("episode_credits", dagster_type=dg.Nothing),
+    },
     kinds={"python", "duckdb", "whisperx"},
     group_name="ingest",
     check_specs=CHECK_SPECS,
 )
-def transcripts(episodes):
+def transcripts(episodes, episode_credits):
     """Timed transcript segments of the day's ok episodes: the publisher's `podcast:transcript` when there is one
     (source 'publisher', speakers from VTT voice tags), whisperx otherwise (source 'asr').
 
@@ -364,7 +381,8 @@ def transcripts(episodes):
     reason); the rest of the day is transcribed. The day is split into shards (a stable hash of the episode id,
     `transcriber.shards`), one `transcribe_shard` step each, so several workers transcribe one day in parallel.
     """
-    written = write_transcripts(plan_transcript_shards(episodes).map(transcribe_shard).collect())
+    shards = plan_transcript_shards(episodes=episodes, episode_credits=episode_credits)
+    written = write_transcripts(shards.map(transcribe_shard).collect())
     return {
         "result": written[0],
         **{name: output for name, output in zip(_CHECK_OUTPUTS.values(), written[1:], strict=True)},
