@@ -185,6 +185,19 @@ def test_clusters_are_one_idea_not_one_topic(embedder):
     assert by_label[int(labels[0])].n_shows == 2 and by_label[int(labels[0])].trend == "rising"
     assert by_label[int(labels[3])].trend == "new"
     assert by_label[int(labels[0])].salience > by_label[int(labels[3])].salience
+    # The publisher's chapter title names the cluster in the show's words.
+    chaptered = summarize_clusters(
+        vectors,
+        labels,
+        TEXTS,
+        ["e1", "e2", "e3", "e4"],
+        ["s1", "s2", "s1", "s3"],
+        [0.8] * 4,
+        vectors[:1],
+        np.array([1.0]),
+        chapters=["Stationary storage", "Stationary storage", None, None],
+    )
+    assert "stationary" in next(c.label for c in chaptered if c.cluster_index == int(labels[0]))
 
 
 def test_paraphrases_in_different_words_are_one_idea(embedder):

@@ -201,19 +201,23 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=["insight_embeddings", "episodes"],
+    deps=["insight_embeddings", "episodes", "episode_credits"],
     kinds={"python", "duckdb", "scikitlearn"},
     group_name="insights",
 )
 def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, idea
     similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode),
-    with a c-TF-IDF label, size, number of episodes and shows, salience, and trend against the clusters of
+    with a c-TF-IDF label (of the passages and the publisher's chapter titles, when the feed has chapters), size,
+    number of episodes and shows, salience, and trend against the clusters of
     the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per insight)
     and `cluster_summaries` (one row per cluster)."""
     day = dt.date.fromisoformat(context.partition_key)
     frame = warehouse.query(
-        """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding
+        """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding,
+                  (SELECT c.title FROM episode_chapters c
+                   WHERE c.partition_date = i.partition_date AND c.episode_id = i.episode_id AND c.start_s <= i.start_s
+                   ORDER BY c.start_s DESC LIMIT 1) AS chapter
            FROM insights i
            JOIN insight_embeddings emb USING (partition_date, insight_id)
            JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
@@ -239,6 +243,7 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             frame["score"].to_list(),
             previous_centroids,
             previous_sizes,
+            frame["chapter"].to_list(),
         )
         if frame.height
         else []

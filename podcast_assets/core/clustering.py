@@ -157,13 +157,17 @@ def summarize_clusters(
     quality: list[float],
     previous_centroids: np.ndarray,
     previous_sizes: np.ndarray,
+    chapters: list[str | None] | None = None,
 ) -> list[ClusterSummary]:
     """Label, size, reach and salience of each cluster, and its trend against earlier days' clusters.
 
     salience = 0.5 * share of the day's shows that speak of it + 0.2 * size (capped at 5) + 0.3 * mean quality.
     trend: `new` (nothing like it in the look-back window), `rising` (seen before, bigger today), `recurring`.
+    `chapters`: the chapter title playing at each insight (Podcasting 2.0 chapters), used in the label.
     """
-    names = ctfidf_labels(texts, labels)
+    # The publisher's chapter title names the subject in the show's own words: it counts toward the label twice.
+    label_texts = [f"{t} {c}. {c}." if c else t for t, c in zip(texts, chapters or [None] * len(texts), strict=True)]
+    names = ctfidf_labels(label_texts, labels)
     all_shows = max(len(set(show_ids)), 1)
     summaries = []
     for cluster in sorted(set(int(label) for label in labels)):
