@@ -30,7 +30,7 @@ LOOKBACK_DAYS = 7
 # The talk around a passage, for telling a topic from one (mis)heard word: ~30 s either side keeps the window
 # (about 200 words) inside MiniLM's 256-token limit.
 CONTEXT_WINDOW_S = 30.0
-_CONTEXT_SQL = """
+INSIGHT_CONTEXT_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text,
        coalesce(string_agg(t.text, ' ' ORDER BY t.segment_index), any_value(i.text)) AS context
 FROM insights i
@@ -132,7 +132,7 @@ def insight_embeddings(
     (the transcript from 30 s before it to 30 s after it), which briefs use to tell a topic the show is talking
     about from one word that happens to match."""
     day = dt.date.fromisoformat(context.partition_key)
-    frame = warehouse.query(_CONTEXT_SQL, [CONTEXT_WINDOW_S, CONTEXT_WINDOW_S, day])
+    frame = warehouse.query(INSIGHT_CONTEXT_SQL, [CONTEXT_WINDOW_S, CONTEXT_WINDOW_S, day])
     dimension = embedder.dimension()
     vectors = embedder.encode(frame["text"].to_list())
     context_vectors = embedder.encode(frame["context"].to_list())
