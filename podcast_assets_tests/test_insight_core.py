@@ -171,32 +171,20 @@ def test_clusters_are_one_idea_not_one_topic(embedder):
     names = ctfidf_labels(TEXTS, labels)
     assert {"sodium", "cheaper"} & set(names[int(labels[0])].replace(",", " ").split())
     assert "caffeine" in names[int(labels[3])] or "half" in names[int(labels[3])]
-    summaries = summarize_clusters(
-        vectors,
-        labels,
-        TEXTS,
-        ["e1", "e2", "e3", "e4"],
-        ["s1", "s2", "s1", "s3"],
-        [0.8] * 4,
-        vectors[:1],
-        np.array([1.0]),
-    )
+
+    def summaries_with(chapters=None):
+        episodes, shows = ["e1", "e2", "e3", "e4"], ["s1", "s2", "s1", "s3"]
+        return summarize_clusters(
+            vectors, labels, TEXTS, episodes, shows, [0.8] * 4, vectors[:1], np.array([1.0]), chapters
+        )
+
+    summaries = summaries_with()
     by_label = {s.cluster_index: s for s in summaries}
     assert by_label[int(labels[0])].n_shows == 2 and by_label[int(labels[0])].trend == "rising"
     assert by_label[int(labels[3])].trend == "new"
     assert by_label[int(labels[0])].salience > by_label[int(labels[3])].salience
     # The publisher's chapter title names the cluster in the show's words.
-    chaptered = summarize_clusters(
-        vectors,
-        labels,
-        TEXTS,
-        ["e1", "e2", "e3", "e4"],
-        ["s1", "s2", "s1", "s3"],
-        [0.8] * 4,
-        vectors[:1],
-        np.array([1.0]),
-        chapters=["Stationary storage", "Stationary storage", None, None],
-    )
+    chaptered = summaries_with(["Stationary storage", "Stationary storage", None, None])
     assert "stationary" in next(c.label for c in chaptered if c.cluster_index == int(labels[0]))
 
 

@@ -208,26 +208,7 @@ def postgres_server() -> Iterator[int]:
         capture_output=True,
     )
     try:
-        env = {**os.environ, "PGPASSWORD": PG_ENV["DAGSTER_PG_PASSWORD"]}
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                PG_ENV["DAGSTER_PG_USERNAME"],
-                "-d",
-                "postgres",
-                "-c",
-                f"CREATE DATABASE {PG_ENV['DAGSTER_PG_DB']}",
-            ],
-            check=True,
-            timeout=30,
-            env=env,
-            capture_output=True,
-        )
+        _create_database(port, PG_ENV["DAGSTER_PG_DB"])
         yield port
     finally:
         subprocess.run(
@@ -460,8 +441,7 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
 # ---------------------------------------------------------------- the catalog on PostgreSQL
 
 
-def _catalog_database(port: int, name: str) -> str:
-    """A database for the catalog on the throwaway cluster; returns its SQLAlchemy URL."""
+def _create_database(port: int, name: str) -> None:
     subprocess.run(
         [
             "psql",
@@ -481,6 +461,11 @@ def _catalog_database(port: int, name: str) -> str:
         env={**os.environ, "PGPASSWORD": PG_ENV["DAGSTER_PG_PASSWORD"]},
         capture_output=True,
     )
+
+
+def _catalog_database(port: int, name: str) -> str:
+    """A database for the catalog on the throwaway cluster; returns its SQLAlchemy URL."""
+    _create_database(port, name)
     user, password = PG_ENV["DAGSTER_PG_USERNAME"], PG_ENV["DAGSTER_PG_PASSWORD"]
     return f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/{name}"
 

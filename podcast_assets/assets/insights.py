@@ -201,7 +201,7 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=["insight_embeddings", "episodes", "episode_credits"],
+    deps=["insight_embeddings", "episodes", "insight_credits"],
     kinds={"python", "duckdb", "scikitlearn"},
     group_name="insights",
 )
@@ -214,11 +214,9 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     and `cluster_summaries` (one row per cluster)."""
     day = dt.date.fromisoformat(context.partition_key)
     frame = warehouse.query(
-        """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding,
-                  (SELECT c.title FROM episode_chapters c
-                   WHERE c.partition_date = i.partition_date AND c.episode_id = i.episode_id AND c.start_s <= i.start_s
-                   ORDER BY c.start_s DESC LIMIT 1) AS chapter
+        """SELECT i.insight_id, i.text, i.score, i.episode_id, e.feed_url, emb.embedding, ic.chapter
            FROM insights i
+           LEFT JOIN insight_credits ic USING (partition_date, insight_id)
            JOIN insight_embeddings emb USING (partition_date, insight_id)
            JOIN episodes e ON e.partition_date = i.partition_date AND e.episode_id = i.episode_id
            WHERE i.partition_date = ? ORDER BY i.insight_id""",

@@ -206,21 +206,13 @@ def _reusable(warehouse: WarehouseResource, day: dt.date, model: str, episode_id
 
 def _stage(warehouse: WarehouseResource, day: dt.date, episode_ids: list[str], segments, status) -> None:
     """Replace this shard's staged rows (keyed by its episodes, so a changed shard count leaves no stale rows)."""
-    with warehouse.connect() as connection:
-        connection.execute("BEGIN")
-        try:
-            for table, frame in ((STAGED_SEGMENTS, segments), (STAGED_STATUS, status)):
-                connection.execute(
-                    f"DELETE FROM {table} WHERE partition_date = ? AND list_contains(?, episode_id)", [day, episode_ids]
-                )
-                if frame.height:
-                    connection.register("incoming_frame", frame.to_arrow())
-                    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
-                    connection.unregister("incoming_frame")
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
+    shard_rows = "partition_date = ? AND list_contains(?, episode_id)"
+    warehouse.replace_rows(
+        [
+            (table, shard_rows, [day, episode_ids], frame)
+            for table, frame in ((STAGED_SEGMENTS, segments), (STAGED_STATUS, status))
+        ]
+    )
 
 
 @dg.op(ins={"episodes": dg.In(dg.Nothing), "episode_credits": dg.In(dg.Nothing)}, out=dg.DynamicOut(dg.Nothing))

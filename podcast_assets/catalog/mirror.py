@@ -16,18 +16,9 @@ MIRRORED = ("feeds", "subscribers", "brief_deliveries", "delivery_attempts")
 
 def mirror_to_warehouse(catalog: CatalogResource, warehouse: WarehouseResource, names: tuple[str, ...]) -> None:
     snapshots = {name: catalog.rows(sa.select(tables.metadata.tables[name])) for name in names}
-    with warehouse.connect() as connection:
-        connection.execute("BEGIN")
-        try:
-            for name, rows in snapshots.items():
-                columns = [c[0] for c in connection.execute(f'SELECT * FROM "{name}" LIMIT 0').description]
-                connection.execute(f'DELETE FROM "{name}"')
-                if rows:
-                    frame = pl.DataFrame([{c: row.get(c) for c in columns if c in row} for row in rows])
-                    connection.register("catalog_rows", frame.to_arrow())
-                    connection.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM catalog_rows')
-                    connection.unregister("catalog_rows")
-            connection.execute("COMMIT")
-        except Exception:
-            connection.execute("ROLLBACK")
-            raise
+    replacements = []
+    for name, rows in snapshots.items():
+        columns = warehouse.query(f'SELECT * FROM "{name}" LIMIT 0').columns
+        frame = pl.DataFrame([{c: row.get(c) for c in columns if c in row} for row in rows])
+        replacements.append((name, "true", [], frame))
+    warehouse.replace_rows(replacements)  # every mirror at once: a kill leaves the old copies or the new ones

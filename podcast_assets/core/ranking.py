@@ -90,10 +90,6 @@ class Relevance:
         return ((self.margin >= MIN_RELEVANCE_MARGIN) & supported) | self.implied
 
 
-def _implied(margins: np.ndarray, context_margins: np.ndarray) -> np.ndarray:
-    return ((margins >= 0.0) & (context_margins >= CONTEXT_CARRIES_MARGIN)).any(axis=1)
-
-
 def relevance(
     insight_vectors: np.ndarray,
     interest_vectors: np.ndarray,
@@ -111,20 +107,19 @@ def relevance(
         null = np.percentile(interest_vectors @ background_vectors.T, NULL_PERCENTILE, axis=1)
     else:
         null = np.zeros(len(interest_vectors))
-    return _relevance(insight_vectors, interest_vectors, null, context_vectors)
+    cosine = insight_vectors @ interest_vectors.T
+    context_cosine = None if context_vectors is None else context_vectors @ interest_vectors.T
+    return _from_margins(cosine, cosine - null, None if context_cosine is None else context_cosine - null)
 
 
-def _relevance(
-    insight_vectors: np.ndarray, phrase_vectors: np.ndarray, nulls: np.ndarray, context_vectors: np.ndarray | None
-) -> Relevance:
-    cosine = insight_vectors @ phrase_vectors.T
-    margins = cosine - nulls
-    context_margins = margins if context_vectors is None else context_vectors @ phrase_vectors.T - nulls
+def _from_margins(cosine: np.ndarray, margins: np.ndarray, context_margins: np.ndarray | None) -> Relevance:
+    """`Relevance` from per-(insight, phrase) cosines and margins of one subscriber's phrases."""
+    context_margins = margins if context_margins is None else context_margins  # a passage is its own context
     best = margins.argmax(axis=1)
-    rows = np.arange(len(insight_vectors))
-    return Relevance(
-        cosine.max(axis=1), margins[rows, best], context_margins[rows, best], _implied(margins, context_margins)
-    )
+    rows = np.arange(len(margins))
+    # Implied: some phrase the passage is not below the background for, while its context is well above it.
+    implied = ((margins >= 0.0) & (context_margins >= CONTEXT_CARRIES_MARGIN)).any(axis=1)
+    return Relevance(cosine.max(axis=1), margins[rows, best], context_margins[rows, best], implied)
 
 
 def cluster_members(candidates: list[Candidate]) -> dict[str, list[int]]:
@@ -157,21 +152,17 @@ def relevance_of_groups(
         return [relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))) for _ in groups]
     cosine = insight_vectors @ phrase_vectors[columns].T
     margin = cosine - nulls[columns]
-    context_margin = margin if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
-    rows = np.arange(count)
+    context_margin = None if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
     out, start = [], 0
     for group in groups:
         stop = start + len(group)
         if stop == start:
             out.append(relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))))
         else:
-            best = start + margin[:, start:stop].argmax(axis=1)  # each insight's best phrase, as in `relevance`
+            part = slice(start, stop)
             out.append(
-                Relevance(
-                    cosine[:, start:stop].max(axis=1),
-                    margin[rows, best],
-                    context_margin[rows, best],
-                    _implied(margin[:, start:stop], context_margin[:, start:stop]),
+                _from_margins(
+                    cosine[:, part], margin[:, part], None if context_margin is None else context_margin[:, part]
                 )
             )
         start = stop

@@ -132,20 +132,26 @@ class WarehouseResource(dg.ConfigurableResource):
         if lake and table in LAKE_TABLES:
             lake.write_partition(table, partition_date, frame)
             return frame.height
-        quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
+        self.replace_rows([(table, "partition_date = ?", [partition_date], frame)])
+        return frame.height
+
+    def replace_rows(self, replacements: list[tuple[str, str, list, pl.DataFrame]]) -> None:
+        """For each (table, where, params, frame): delete the rows matching `where` and insert `frame` by column
+        name, all in one transaction, so a kill leaves every table's old rows or every table's new ones."""
         with self.connect() as connection:
             connection.execute("BEGIN")
             try:
-                connection.execute(f"DELETE FROM {quoted} WHERE partition_date = ?", [partition_date])
-                if frame.height:
-                    connection.register("incoming_frame", frame.to_arrow())
-                    connection.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM incoming_frame")
-                    connection.unregister("incoming_frame")
+                for table, where, params, frame in replacements:
+                    quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
+                    connection.execute(f"DELETE FROM {quoted} WHERE {where}", params)
+                    if frame.height:
+                        connection.register("incoming_frame", frame.to_arrow())
+                        connection.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM incoming_frame")
+                        connection.unregister("incoming_frame")
                 connection.execute("COMMIT")
             except Exception:
                 connection.execute("ROLLBACK")
                 raise
-        return frame.height
 
     def table_schema(self, table: str) -> dg.TableSchema:
         frame = self.query(
