@@ -10,9 +10,12 @@ day x shard partition dimension: README "Transcription fan-out".
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
@@ -23,7 +26,7 @@ from podcast_assets.core.transcripts import asr_prompt, normalize_segments, segm
 from podcast_assets.execution import GPU_OP_TAGS
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.media_store import MediaStoreResource
-from podcast_assets.resources.transcriber import TranscriberResource
+from podcast_assets.resources.transcriber import TranscriberResource, Transcription
 from podcast_assets.resources.warehouse import WarehouseResource
 
 SEGMENT_SCHEMA = {
@@ -66,10 +69,23 @@ def _publisher_segments(episode: dict) -> tuple[list, str | None]:
     return (segments, None) if segments else ([], "publisher transcript is empty; used ASR")
 
 
-def _transcribe_episode(
+@dataclass
+class _AsrJob:
+    """An episode whose decoded, non-silent audio waits for the model."""
+
+    episode: dict
+    status: dict
+    audio: np.ndarray
+    prompt: str | None
+    note: str | None
+    prepare_s: float  # publisher fallback, fetch and decode: this episode's own time before the model
+
+
+def _prepare_episode(
     episode: dict, transcriber: TranscriberResource, media: MediaStoreResource
-) -> tuple[list, dict]:
-    """(segments, status row) for one episode. Never raises for bad audio: that becomes the status."""
+) -> tuple[list, dict] | _AsrJob:
+    """The episode's (segments, status row) when it needs no model (publisher transcript, deleted, corrupt or
+    silent audio), else the ASR job. Never raises for bad audio: that becomes the status."""
     status = {"episode_id": episode["episode_id"], "audio_s": episode["duration_s"], "n_segments": 0}
     started = time.perf_counter()
     note = episode["transcript_error"]
@@ -109,16 +125,78 @@ def _transcribe_episode(
         return [], status
     feed_terms = (*(episode.get("person_names") or ()), *(episode.get("chapter_titles") or ()))
     prompt = asr_prompt(episode["show_title"], episode["title"], episode.get("description"), tuple(feed_terms))
-    result = transcriber.transcribe(audio, prompt)
+    return _AsrJob(episode, status, audio, prompt, note, time.perf_counter() - started)
+
+
+def _finish_episode(job: _AsrJob, result: Transcription | Exception, model_s: float) -> tuple[list, dict]:
+    """(segments, status row) from the model's result for the job (an exception: that episode failed)."""
+    status = job.status
+    if isinstance(result, Exception):
+        status.update(status="failed", error=f"transcription failed: {result}", wall_s=job.prepare_s + model_s)
+        return [], status
     segments = normalize_segments(result.segments, status["audio_s"])
     status.update(
         status="ok" if segments else "empty",
         language=result.language,
         n_segments=len(segments),
-        wall_s=time.perf_counter() - started,
-        error=note if segments else "no speech detected",
+        wall_s=job.prepare_s + model_s,
+        error=job.note if segments else "no speech detected",
     )
     return segments, status
+
+
+def _transcribe_episode(
+    episode: dict, transcriber: TranscriberResource, media: MediaStoreResource
+) -> tuple[list, dict]:
+    """(segments, status row) for one episode, transcribed on its own."""
+    job = _prepare_episode(episode, transcriber, media)
+    if not isinstance(job, _AsrJob):
+        return job
+    started = time.perf_counter()
+    result = transcriber.transcribe(job.audio, job.prompt)
+    return _finish_episode(job, result, time.perf_counter() - started)
+
+
+# Decoded audio held at once by cross-episode batching (16 kHz float32: 230 MB an hour); a longer shard is
+# transcribed in groups of about this much audio, each group batched across its episodes.
+CROSS_EPISODE_GROUP_AUDIO_S = 3600.0
+
+
+def _transcribe_episodes_batched(
+    episodes: list[dict], transcriber: TranscriberResource, media: MediaStoreResource
+) -> Iterator[tuple[dict, list, dict]]:
+    """(episode, segments, status row) per episode, in order, the model batching VAD chunks across episodes
+    (`TranscriberResource.transcribe_many`). An episode's `wall_s` is its own preparation plus its share (by audio
+    seconds) of its group's model time. Corrupt, silent or failing episodes are per-episode outcomes as above."""
+    outcomes: dict[int, tuple[list, dict]] = {}
+    group: list[tuple[int, _AsrJob]] = []
+
+    def run_group() -> None:
+        started = time.perf_counter()
+        results = transcriber.transcribe_many([(job.audio, job.prompt) for _, job in group])
+        model_s = time.perf_counter() - started
+        group_audio_s = sum(job.status["audio_s"] for _, job in group) or 1.0
+        for (position, job), result in zip(group, results, strict=True):
+            outcomes[position] = _finish_episode(job, result, model_s * job.status["audio_s"] / group_audio_s)
+        group.clear()
+
+    emitted = 0
+    for position, episode in enumerate(episodes):
+        job = _prepare_episode(episode, transcriber, media)
+        if isinstance(job, _AsrJob):
+            group.append((position, job))
+            if sum(j.status["audio_s"] for _, j in group) >= CROSS_EPISODE_GROUP_AUDIO_S:
+                run_group()
+        else:
+            outcomes[position] = job
+        while emitted in outcomes:
+            yield episodes[emitted], *outcomes.pop(emitted)
+            emitted += 1
+    if group:
+        run_group()
+    while emitted in outcomes:
+        yield episodes[emitted], *outcomes.pop(emitted)
+        emitted += 1
 
 
 # Rows of finished shards wait here (in the warehouse every worker already writes to) until `write_transcripts`
@@ -239,7 +317,8 @@ def transcribe_shard(
     media: MediaStoreResource,
 ) -> None:
     """Transcribe the episodes of one shard of the day and stage their rows. Reuses a transcript made from the
-    same audio bytes by the same model (an earlier run, or this shard in a run that failed after it)."""
+    same audio bytes by the same model (an earlier run, or this shard in a run that failed after it). With
+    `transcriber.cross_episode_batching` the model's batches take VAD chunks from several of the shard's episodes."""
     index, count = parse_shard_key(context.get_mapping_key())
     day = dt.date.fromisoformat(context.partition_key)
     episodes = [e for e in _day_episodes(warehouse, day) if shard_of(e["episode_id"], count) == index]
@@ -248,13 +327,19 @@ def transcribe_shard(
     segment_rows: list[dict] = []
     status_rows: list[dict] = []
     reused: list[pl.DataFrame] = []
+    to_transcribe = []
     for episode in episodes:
         earlier = reusable.get(episode["episode_id"])
         if earlier and not episode["transcript_path"] and earlier[0]["audio_sha256"] == episode["audio_sha256"]:
             status_rows.append({**earlier[0], "wall_s": 0.0})
             reused.append(earlier[1])
-            continue
-        segments, status = _transcribe_episode(episode, transcriber, media)
+        else:
+            to_transcribe.append(episode)
+    if transcriber.cross_episode_batching:
+        outcomes = _transcribe_episodes_batched(to_transcribe, transcriber, media)
+    else:
+        outcomes = ((e, *_transcribe_episode(e, transcriber, media)) for e in to_transcribe)
+    for episode, segments, status in outcomes:
         status_rows.append({"partition_date": day, **status, "audio_sha256": episode["audio_sha256"]})
         segment_rows += _segment_rows(day, episode["episode_id"], segments, status)
         context.log.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import dagster as dg
 import numpy as np
 
 from podcast_assets.core.atomic_files import atomic_concat, atomic_copy
+from podcast_assets.core.cross_episode_batching import AsrItem, transcribe_across_items
 from podcast_assets.core.transcript_formats import Segment
 from podcast_assets.resources.compute import DeviceChoice, resolve_device
 from podcast_assets.settings import home_dir
@@ -106,6 +108,10 @@ class TranscriberResource(dg.ConfigurableResource):
     diarization_model_path: str | None = None
     # Prompt whisper with the show and episode title and description (QUALITY.md has the WER with and without).
     feed_prompt: bool = True
+    # Batch the VAD chunks of several episodes together (`transcribe_many`) instead of one episode's at a time, so
+    # short episodes fill whole batches. Same segments (texts, and times to the millisecond) as per episode. Off by
+    # default: on CPU it does not pay (BENCHMARKS.md, "Cross-episode batching on CPU"); turn it on for GPU workers.
+    cross_episode_batching: bool = False
 
     def resolved_device(self) -> str:
         return resolve_device(self.device)
@@ -148,6 +154,38 @@ class TranscriberResource(dg.ConfigurableResource):
             )
         finally:
             pipeline.options = default_options  # the pipeline is cached and shared by later episodes
+        return self._finish(result, audio_16k)
+
+    def transcribe_many(self, items: Sequence[tuple[np.ndarray, str | None]]) -> list[Transcription | Exception]:
+        """`transcribe(audio, prompt)` for each (audio, prompt) item, the model running over batches of
+        `batch_size` VAD chunks drawn from several items (`core.cross_episode_batching`): the same segments, with
+        short episodes filling batches. A failure is returned in the failed item's place, never raised: a batch
+        that fails as a whole is retried one item at a time, so only the item that breaks it fails."""
+        pipeline = self.load()
+        inputs = [
+            AsrItem(audio, prompt if prompt and self.feed_prompt else pipeline.options.initial_prompt)
+            for audio, prompt in items
+        ]
+
+        def alone(position: int, _error: Exception) -> Transcription:
+            return self.transcribe(*items[position])
+
+        raw = transcribe_across_items(
+            pipeline, inputs, self.batch_size, self.chunk_size_s, self.language, on_batch_error=alone
+        )
+        finished: list[Transcription | Exception] = []
+        for (audio, _prompt), result in zip(items, raw, strict=True):
+            if isinstance(result, Transcription | Exception):  # a failure, or an item transcribed alone
+                finished.append(result)
+                continue
+            try:
+                finished.append(self._finish(result, audio))
+            except Exception as error:  # alignment or diarization of this item
+                finished.append(error)
+        return finished
+
+    def _finish(self, result: dict, audio_16k: np.ndarray) -> Transcription:
+        """whisperx's result -> Transcription: optional word alignment and diarization, empty texts dropped."""
         language = result.get("language") or self.language or "en"
         if self.align_model_path:
             result = self._align(result, audio_16k, language)
