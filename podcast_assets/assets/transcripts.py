@@ -456,7 +456,9 @@ def transcripts(episodes, episode_credits):
 
     Corrupt, empty or silent audio is recorded per episode in `transcript_status` (status failed/empty with the
     reason); the rest of the day is transcribed. The day is split into shards (a stable hash of the episode id,
-    `transcriber.shards`), one `transcribe_shard` step each, so several workers transcribe one day in parallel.
+    `transcriber.shards`), one `transcribe_shard` step each, so several workers transcribe one day in parallel. With
+    `transcriber.cross_episode_batching` (for GPU workers) whisper's batches take VAD chunks from several episodes
+    of a shard, with the same segments as one episode at a time.
     """
     shards = plan_transcript_shards(episodes=episodes, episode_credits=episode_credits)
     written = write_transcripts(shards.map(transcribe_shard).collect())
