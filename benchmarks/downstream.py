@@ -47,8 +47,9 @@ def topics() -> list[str]:
     return [f"{a} {b}" for a in TOPICS_A for b in TOPICS_B]
 
 
-def synthetic_day(warehouse, n_insights: int, embed) -> None:
-    """Episodes, insights, embeddings, clusters and summaries of DAY in the warehouse."""
+def synthetic_day(warehouse, n_insights: int, embed, cache: bool = True) -> None:
+    """Episodes, insights, embeddings, clusters and summaries of DAY in the warehouse. `cache`: keep the insight
+    vectors in the temp folder for the next benchmark run."""
     import numpy as np
     import polars as pl
 
@@ -87,9 +88,10 @@ def synthetic_day(warehouse, n_insights: int, embed) -> None:
         }
     )
     texts = [r[2] for r in rows]
-    cache = Path(tempfile.gettempdir()) / f"podcast-brief-bench-insights-{n_insights}.npy"  # the setup, not timed
-    vectors = np.load(cache) if cache.exists() else embed(texts)
-    np.save(cache, vectors)
+    cache_path = Path(tempfile.gettempdir()) / f"podcast-brief-bench-insights-{n_insights}.npy"
+    vectors = np.load(cache_path) if cache and cache_path.exists() else embed(texts)
+    if cache:
+        np.save(cache_path, vectors)
     clusters = pl.DataFrame(
         {"partition_date": [DAY] * n_insights, "insight_id": insights["insight_id"], "cluster_id": [r[3] for r in rows]}
     )

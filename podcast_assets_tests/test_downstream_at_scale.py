@@ -3,9 +3,17 @@ equals it per subscriber, the per-day cluster index picks what a full scan picks
 sender) carries many messages with the same outcomes. Timings are in benchmarks/downstream.py, not here."""
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 
+from podcast_assets.catalog.tables import brief_archive
 from podcast_assets.core.ranking import (
     Candidate,
     choose_brief,
@@ -155,3 +163,120 @@ def test_interest_phrases_are_embedded_once_and_kept_per_model(home):
     other = cached_phrase_vectors(warehouse, EmbedderResource(device="cpu", precision="bf16"), ["sleep research"])
     assert abs(float(np.linalg.norm(other[0])) - 1) < 1e-2
     assert warehouse.query(f"SELECT count(*) AS n FROM {CACHE_TABLE}")["n"][0] == 4
+
+
+def _day_of_briefs(warehouse, day: dt.date):
+    """The day's pick rows and documents, signed tokens (which carry their signing time) blanked."""
+    import re
+
+    picks = warehouse.query("SELECT * FROM briefs WHERE partition_date = ? ORDER BY subscriber_id, rank", [day])
+    documents = warehouse.query(
+        "SELECT subscriber_id, n_insights, status, markdown, path FROM brief_documents WHERE partition_date = ? "
+        "ORDER BY subscriber_id",
+        [day],
+    ).to_dicts()
+    for document in documents:
+        document["markdown"] = re.sub(r"t=[\w.-]+", "t=TOKEN", document["markdown"] or "")
+    return picks, documents
+
+
+def _synthetic_briefs_day(home, n_insights: int, n_subscribers: int):
+    from benchmarks.downstream import DAY, synthetic_day, synthetic_subscribers
+    from podcast_assets.catalog import CatalogResource
+    from podcast_assets.resources.embedder import EmbedderResource
+    from podcast_assets.resources.warehouse import WarehouseResource
+
+    warehouse, catalog, embedder = WarehouseResource(), CatalogResource(), EmbedderResource(device="cpu")
+    synthetic_day(warehouse, n_insights, embedder.encode, cache=False)
+    synthetic_subscribers(catalog, n_subscribers)
+    return DAY, {"warehouse": warehouse, "catalog": catalog, "embedder": embedder}
+
+
+def _briefs_run_config(workers: int, chunk_size: int) -> dict:
+    return {"ops": {"briefs": {"config": {"workers": workers, "chunk_size": chunk_size}}}}
+
+
+def test_briefs_in_chunks_across_worker_processes_equal_one_process(home):
+    """The 100,000-subscriber path (chunks of subscribers ranked and rendered in spawned worker processes, then
+    swapped into the warehouse from Parquet in one transaction) writes what one process writes."""
+    import dagster as dg
+
+    from podcast_assets.assets.briefs import briefs
+
+    day, resources = _synthetic_briefs_day(home, 240, 45)
+    runs = []
+    for workers, chunk_size in ((1, 2_000), (2, 7)):
+        result = dg.materialize(
+            [briefs],
+            partition_key=day.isoformat(),
+            resources=resources,
+            run_config=_briefs_run_config(workers, chunk_size),
+        )
+        assert result.success
+        assert all(check.passed for check in result.get_asset_check_evaluations())
+        runs.append(_day_of_briefs(resources["warehouse"], day))
+    (one_picks, one_documents), (chunked_picks, chunked_documents) = runs
+    assert one_picks.height >= 45  # real briefs were compared, not empty days
+    assert one_picks.equals(chunked_picks)
+    assert one_documents == chunked_documents
+    ok = [d for d in chunked_documents if d["status"] == "ok"]
+    assert len(ok) >= 20 and all(Path(d["path"]).exists() for d in ok)
+    assert not (home / "briefs" / ".staging" / day.isoformat()).exists()  # the chunk files are gone
+    archive = resources["catalog"].rows(
+        sa.select(brief_archive.c.subscriber_id).where(brief_archive.c.partition_date == day)
+    )
+    assert len(archive) == len(ok)
+
+
+def test_a_briefs_run_killed_between_chunks_leaves_the_old_day_and_the_next_run_converges(home):
+    """A real process running `briefs` in chunks is killed (SIGKILL) after some chunks were written: the warehouse
+    still holds the previous run's day, untouched, and the next run clears the leftovers and writes the same day."""
+    import dagster as dg
+
+    from podcast_assets.assets.briefs import briefs
+
+    day, resources = _synthetic_briefs_day(home, 240, 45)
+    result = dg.materialize(
+        [briefs], partition_key=day.isoformat(), resources=resources, run_config=_briefs_run_config(1, 5)
+    )
+    assert result.success
+    before = _day_of_briefs(resources["warehouse"], day)
+    staging = home / "briefs" / ".staging" / day.isoformat()
+    script = (
+        "import dagster as dg, time\n"
+        "import podcast_assets.operations.brief_batches as batches\n"
+        "from podcast_assets.assets.briefs import briefs\n"
+        "from podcast_assets.catalog import CatalogResource\n"
+        "from podcast_assets.resources.embedder import EmbedderResource\n"
+        "from podcast_assets.resources.warehouse import WarehouseResource\n"
+        "original = batches.briefs_of_chunk\n"
+        "def slow(*args):\n"
+        "    result = original(*args)\n"
+        "    time.sleep(1.0)\n"  # time for the test to see chunk files and kill
+        "    return result\n"
+        "batches.briefs_of_chunk = slow\n"
+        f"dg.materialize([briefs], partition_key='{day.isoformat()}', resources={{'warehouse': WarehouseResource(), "
+        "'catalog': CatalogResource(), 'embedder': EmbedderResource(device='cpu')}, "
+        "run_config={'ops': {'briefs': {'config': {'workers': 1, 'chunk_size': 5}}}})\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(staging.glob("picks-*.parquet"))) < 2:
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert list(staging.glob("picks-*.parquet"))  # the dead run's chunks are left behind ...
+    assert _day_of_briefs(resources["warehouse"], day)[0].equals(before[0])  # ... and never reached the day
+    result = dg.materialize(
+        [briefs], partition_key=day.isoformat(), resources=resources, run_config=_briefs_run_config(2, 9)
+    )
+    assert result.success
+    after = _day_of_briefs(resources["warehouse"], day)
+    assert after[0].equals(before[0]) and after[1] == before[1]
+    assert not staging.exists()

@@ -1,6 +1,9 @@
 """briefs and brief_deliveries: each subscriber's top insights of the day, rendered and emailed once."""
 
 import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -14,53 +17,29 @@ from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.brief_history import brief_archive_rows, day_verdicts, write_brief_archive
 from podcast_assets.catalog.mirror import mirror_to_warehouse
-from podcast_assets.core.atomic_files import atomic_write_text, flush_to_disk
+from podcast_assets.core.atomic_files import flush_to_disk
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import idea_features
-from podcast_assets.core.feedback import adjust_interests, profile_shift
-from podcast_assets.core.ranking import (
-    Candidate,
-    Relevance,
-    choose_brief,
-    cluster_members,
-    phrase_nulls,
-    relevance_of_groups,
-)
-from podcast_assets.core.rendering import BriefDocument, BriefItem, deep_link
+from podcast_assets.core.ranking import Candidate, cluster_members, phrase_nulls
+from podcast_assets.core.rendering import deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
+from podcast_assets.operations.brief_batches import (
+    BRIEF_SCHEMA,
+    CHUNK_SIZE,
+    DOCUMENT_SCHEMA,
+    BriefDay,
+    ChunkResult,
+    all_chunks,
+    no_brief,
+    staging_dir,
+)
 from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers, sent_twice
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
-from podcast_assets.web import links
-
-BRIEF_SCHEMA = {
-    "partition_date": pl.Date,
-    "subscriber_id": pl.String,
-    "rank": pl.Int32,
-    "insight_id": pl.String,
-    "score": pl.Float64,
-    "relevance": pl.Float64,
-    "relevance_margin": pl.Float64,
-    "cluster_id": pl.String,
-    "related_insight_ids": pl.List(pl.String),
-    "also_on_insight_ids": pl.List(pl.String),
-}
-# Subscribers whose relevance is one matrix product (10,000 insights x ~1,000 phrases: ~40 MB of float32).
-RELEVANCE_BATCH = 256
-DOCUMENT_SCHEMA = {
-    "partition_date": pl.Date,
-    "subscriber_id": pl.String,
-    "n_insights": pl.Int32,
-    "status": pl.String,
-    "markdown": pl.String,
-    "html": pl.String,
-    "text": pl.String,
-    "path": pl.String,
-}
 
 _DAY_INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, i.score AS quality, i.episode_id,
@@ -78,25 +57,71 @@ ORDER BY i.insight_id
 """
 
 
-def _item(row: dict) -> BriefItem:
-    return BriefItem(
-        row["text"],
-        row["show"],
-        row["episode_title"] or "",
-        row["start_s"],
-        row["deep_link"],
-        speaker=row.get("speaker"),
-        chapter=row.get("chapter"),
+class BriefsConfig(dg.Config):
+    """`workers`: processes ranking and rendering chunks of `chunk_size` subscribers side by side (0 = one per
+    core). A day of one chunk runs in the step's own process."""
+
+    workers: int = 0
+    chunk_size: int = CHUNK_SIZE
+
+    def resolved_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def _brief_day(
+    day: dt.date,
+    out_dir: Path,
+    day_insights: pl.DataFrame,
+    rows: list[dict],
+    ranked: list[dict],
+    warehouse: WarehouseResource,
+    embedder: EmbedderResource,
+    catalog: CatalogResource,
+) -> BriefDay:
+    """The day's inputs shared by every chunk of subscribers, each made once."""
+    for row in rows:  # once per insight, not once per brief that shows it
+        row["deep_link"] = deep_link(row["audio_url"], row["link"], row["start_s"])
+    width = len(rows[0]["embedding"]) if rows else 0
+    vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32).reshape(len(rows), width)
+    # Rows embedded before contexts were stored have none: the passage is its own context.
+    contexts = [
+        c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors, strict=True)
+    ]
+    context_vectors = np.asarray(contexts, dtype=np.float32).reshape(len(rows), width)
+    background_vectors = embedder.encode(list(BACKGROUND_SENTENCES)) if rows else np.zeros((0, width))
+    distinct = sorted({phrase for subscriber in ranked for phrase in subscriber["phrases"]})
+    phrase_vectors = cached_phrase_vectors(warehouse, embedder, distinct)  # cached across days
+    candidates = [
+        Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
+        for r in rows
+    ]
+    keep = ("text", "show", "episode_title", "start_s", "deep_link", "speaker", "chapter", "episode_id")
+    return BriefDay(
+        day=day,
+        out_dir=out_dir,
+        insights={r["insight_id"]: {k: r[k] for k in keep} for r in rows},
+        candidates=candidates,
+        vectors=vectors,
+        context_vectors=context_vectors,
+        features=[idea_features(r["text"]) for r in rows],
+        members=cluster_members(candidates),
+        feed_of=np.asarray([r["feed_url"] for r in rows], dtype=object),
+        background_vectors=background_vectors,
+        phrase_vectors=phrase_vectors,
+        phrase_row={phrase: k for k, phrase in enumerate(distinct)},
+        nulls=phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0),
+        verdicts=day_verdicts(catalog, warehouse, day),
     )
 
 
-def subscriber_links(subscriber_id: str, day: dt.date) -> dict[str, str]:
-    return {
-        "audio": links.audio_brief_url(subscriber_id, day),
-        "preferences": links.preferences_url(subscriber_id),
-        "archive": links.archive_url(subscriber_id),
-        "unsubscribe": links.unsubscribe_url(subscriber_id),
-    }
+def _archive_rows(chunk_results: list[ChunkResult], insights: dict[str, dict]) -> Iterator[dict]:
+    """The archive rows, one chunk's documents in memory at a time."""
+    for result in chunk_results:
+        documents = pl.read_parquet(
+            result.documents_path, columns=["partition_date", "subscriber_id", "n_insights", "status", "html"]
+        )
+        picks = pl.read_parquet(result.picks_path, columns=["subscriber_id", "rank", "insight_id"])
+        yield from brief_archive_rows(documents, picks, insights)
 
 
 # Asset check name -> the count in `_brief_problems` that must be zero.
@@ -106,23 +131,6 @@ BRIEF_CHECKS = {
     "no_two_insights_from_one_cluster": "same_cluster_twice",
     "related_never_from_own_episode": "related_from_own_episode",
 }
-
-
-def _document(
-    day: dt.date, subscriber_id: str, status: str, rendered: dict | None = None, path: Path | None = None
-) -> dict:
-    """A `brief_documents` row: the rendered brief, or only the status when there is none."""
-    rendered = rendered or {}
-    return {
-        "partition_date": day,
-        "subscriber_id": subscriber_id,
-        "n_insights": rendered.get("n_insights", 0),
-        "status": status,
-        "markdown": rendered.get("md"),
-        "html": rendered.get("html"),
-        "text": rendered.get("txt"),
-        "path": str(path) if path else None,
-    }
 
 
 def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[str, int]:
@@ -155,6 +163,7 @@ def _brief_problems(briefs: pl.DataFrame, episode_of: dict[str, str]) -> dict[st
 )
 def briefs(
     context: dg.AssetExecutionContext,
+    config: BriefsConfig,
     warehouse: WarehouseResource,
     embedder: EmbedderResource,
     catalog: CatalogResource,
@@ -171,146 +180,56 @@ def briefs(
     day = dt.date.fromisoformat(context.partition_key)
     day_insights = warehouse.query(_DAY_INSIGHTS_SQL, [day])
     subscribers = receiving_subscribers(catalog)
-    verdicts = day_verdicts(catalog, warehouse, day)
-    profiles = []
     rows = day_insights.to_dicts()
-    for row in rows:  # once per insight, not once per brief that shows it
-        row["deep_link"] = deep_link(row["audio_url"], row["link"], row["start_s"])
-    vectors = np.asarray(day_insights["embedding"].to_list(), dtype=np.float32) if rows else np.zeros((0, 0))
-    # Rows embedded before contexts were stored have none: the passage is its own context.
-    context_vectors = np.asarray(
-        [c if c is not None else v for c, v in zip(day_insights["context_embedding"].to_list(), vectors, strict=True)]
-        if rows
-        else np.zeros((0, 0)),
-        dtype=np.float32,
-    )
-    out_dir = home_dir() / "briefs" / day.isoformat()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    brief_rows, documents = [], []
     if not rows:
         context.log.warning(f"no insights for {day}: no episodes, transcripts or usable passages, so no briefs")
-    # Built once per run; each subscriber only narrows them down.
-    background_vectors = embedder.encode(list(BACKGROUND_SENTENCES)) if rows else None
-    features = [idea_features(r["text"]) for r in rows]
-    by_id = {r["insight_id"]: r for r in rows}
-    candidates = [
-        Candidate(r["insight_id"], r["episode_id"], r["feed_url"], r["cluster_id"], r["quality"], r["salience"])
-        for r in rows
-    ]
     # At scale (100,000 subscribers, 10,000 insights): each distinct interest phrase is embedded once, relevance
-    # is one matrix product per batch of subscribers, and nothing per subscriber scans every insight in Python.
-    phrases_of: dict[str, list[str]] = {}
+    # is one matrix product per batch of subscribers, nothing per subscriber scans every insight in Python, and
+    # chunks of subscribers run in `BriefsConfig.workers` processes (operations/brief_batches.py).
+    ranked, documents = [], []
     for subscriber in subscribers if rows else []:
         try:
-            phrases_of[subscriber["subscriber_id"]] = interest_phrases(subscriber["interests"])
-        except InvalidSubscriber:
-            pass  # recorded below, in the subscriber's turn
-    distinct = sorted({phrase for phrases in phrases_of.values() for phrase in phrases})
-    phrase_row = {phrase: k for k, phrase in enumerate(distinct)}
-    phrase_vectors = cached_phrase_vectors(warehouse, embedder, distinct)  # cached across days
-    nulls = phrase_nulls(phrase_vectors, background_vectors) if distinct else np.zeros(0)
-    members = cluster_members(candidates)
-    feed_of = np.asarray([r["feed_url"] for r in rows], dtype=object)
-    scored_of: dict[str, Relevance] = {}
+            ranked.append({**subscriber, "phrases": interest_phrases(subscriber["interests"])})
+        except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
+            context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
+            documents.append(no_brief(day, subscriber["subscriber_id"], "no_interests"))
+    out_dir = home_dir() / "briefs" / day.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    brief_day = _brief_day(day, out_dir, day_insights, rows, ranked, warehouse, embedder, catalog)
+    staging = staging_dir(brief_day)
+    chunk_results = []
     # One BLAS thread: beside torch's OpenMP threads, OpenBLAS's own turn each small product into a spin-wait
-    # (8 ms instead of 27 us for 1,500 x 384 @ 384 here); the big batched products lose nothing. Restored below.
-    blas_limit = threadpool_limits(limits=1, user_api="blas")
-    for position, subscriber in enumerate(subscribers if rows else []):
-        subscriber_id = subscriber["subscriber_id"]
-        if position % RELEVANCE_BATCH == 0:  # the next batch of subscribers, in one matrix product
-            batch = [s["subscriber_id"] for s in subscribers[position : position + RELEVANCE_BATCH]]
-            batch = [sid for sid in batch if sid in phrases_of]
-            groups = [[phrase_row[p] for p in phrases_of[sid]] for sid in batch]
-            batch_scores = relevance_of_groups(vectors, phrase_vectors, nulls, groups, context_vectors)
-            scored_of = dict(zip(batch, batch_scores, strict=True))
-        if subscriber_id not in phrases_of:
-            try:
-                interest_phrases(subscriber["interests"])
-            except InvalidSubscriber as error:  # written around the CLI: recorded for this subscriber only
-                context.log.warning(f"subscriber {subscriber['email']} skipped: {error}")
-                documents.append(_document(day, subscriber_id, "no_interests"))
-                continue
-        scored = scored_of.pop(subscriber_id)
-        interest_vectors = phrase_vectors[[phrase_row[p] for p in phrases_of[subscriber_id]]]
-        allowed = set(subscriber["feeds"] or [])
-        if verdicts.get(subscriber_id):
-            moved = adjust_interests(interest_vectors, verdicts[subscriber_id])
-            clicks = verdicts[subscriber_id]
-            profiles.append(
-                {
-                    "email": subscriber["email"],
-                    "more": sum(v.more for v in clicks),
-                    "less": sum(not v.more for v in clicks),
-                    "profile_shift": round(profile_shift(interest_vectors, moved), 4),
-                }
-            )
-            interest_vectors = moved
-            scored = None  # moved vectors: relevance computed again, by choose_brief
-        if allowed:  # restricted to some feeds: ranked among those feeds' insights only
-            keep = np.flatnonzero(np.isin(feed_of, list(allowed)))
-            picks = choose_brief(
-                [candidates[i] for i in keep],
-                vectors[keep],
-                interest_vectors,
-                background_vectors,
-                [features[i] for i in keep],
-                context_vectors=context_vectors[keep],
-                scored=(
-                    Relevance(
-                        scored.cosine[keep], scored.margin[keep], scored.context_margin[keep], scored.implied[keep]
-                    )
-                    if scored is not None
-                    else None
-                ),
-            )
-        else:
-            picks = choose_brief(
-                candidates,
-                vectors,
-                interest_vectors,
-                background_vectors,
-                features,
-                context_vectors=context_vectors,
-                scored=scored,
-                members=members,
-            )
-        if not picks:
-            documents.append(_document(day, subscriber_id, "no_matches"))
-            continue
-        brief_rows += [{"partition_date": day, "subscriber_id": subscriber_id, **vars(p)} for p in picks]
-        items = []
-        for pick in picks:
-            item = _item(by_id[pick.insight_id])
-            item.more_url = links.feedback_url(subscriber_id, day, pick.insight_id, "more")
-            item.less_url = links.feedback_url(subscriber_id, day, pick.insight_id, "less")
-            item.related = [_item(by_id[r]) for r in pick.related_insight_ids]
-            item.also_on = [_item(by_id[r]) for r in pick.also_on_insight_ids]
-            items.append(item)
-        name = subscriber["name"] or subscriber["email"]
-        links_of = subscriber_links(subscriber_id, day)
-        rendered = BriefDocument(name, day, subscriber["interests"], items, links_of).render()
-        stem = out_dir / subscriber_id
-        for kind, body in rendered.items():  # a kill never leaves half a brief; flushed to disk once, below
-            atomic_write_text(stem.with_suffix(f".{kind}"), body, durable=False)
-        documents.append(
-            _document(day, subscriber_id, "ok", {**rendered, "n_insights": len(picks)}, stem.with_suffix(".md"))
-        )
-    blas_limit.restore_original_limits()
+    # (8 ms instead of 27 us for 1,500 x 384 @ 384 here); the big batched products lose nothing.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for result in all_chunks(brief_day, ranked, staging, config.resolved_workers(), config.chunk_size):
+            chunk_results.append(result)
     flush_to_disk()
-    brief_frame = pl.DataFrame(brief_rows, schema=BRIEF_SCHEMA, orient="row")
-    document_frame = pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row")
-    warehouse.replace_partition("briefs", day, brief_frame)
-    warehouse.replace_partition("brief_documents", day, document_frame)
-    write_brief_archive(catalog, day, brief_archive_rows(document_frame, brief_frame, by_id))
+    pick_files = [r.picks_path for r in chunk_results]
+    document_files = [r.documents_path for r in chunk_results]
+    if documents:  # subscribers without a usable interest: a status row each
+        extra = staging / "documents-without-interests.parquet"
+        pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row").write_parquet(extra)
+        document_files.append(extra)
+    warehouse.replace_partition_from_files(day, {"briefs": pick_files, "brief_documents": document_files})
+    brief_frame = pl.read_parquet(pick_files) if pick_files else pl.DataFrame(schema=BRIEF_SCHEMA)
+    write_brief_archive(catalog, day, _archive_rows(chunk_results, brief_day.insights))
+    profiles = [profile for r in chunk_results for profile in r.profiles]
+    briefs_written = sum(r.ok for r in chunk_results)
+    sample = warehouse.query(
+        "SELECT markdown FROM brief_documents WHERE partition_date = ? AND status = 'ok' "
+        "ORDER BY subscriber_id LIMIT 1",
+        [day],
+    )
+    shutil.rmtree(staging, ignore_errors=True)
 
     problems = _brief_problems(brief_frame, {r["insight_id"]: r["episode_id"] for r in rows})
-    sample = document_frame.filter(pl.col("status") == "ok").head(1)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": brief_frame.height,
             "subscribers": len(subscribers),
-            "briefs_written": int((document_frame["status"] == "ok").sum()),
-            "subscribers_without_matches": int((document_frame["status"] == "no_matches").sum()),
+            "briefs_written": briefs_written,
+            "subscribers_without_matches": sum(r.no_matches for r in chunk_results),
+            "subscribers_without_interests": len(documents),
             "day_has_insights": bool(rows),
             "mean_relevance": float(brief_frame["relevance"].mean() or 0.0),
             "min_relevance": float(brief_frame["relevance"].min() or 0.0),

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
@@ -17,7 +19,8 @@ from podcast_assets.resources.warehouse import WarehouseResource
 
 
 def brief_archive_rows(documents: pl.DataFrame, picks: pl.DataFrame, insights: dict[str, dict]) -> list[dict]:
-    """One archive row per rendered brief: its HTML and its insights (what feedback links may name)."""
+    """One archive row per rendered brief of `documents`: its HTML and its insights (what feedback links may
+    name)."""
     rows = []
     # One pass over the picks, not one filter of all picks per brief (quadratic at 100,000 subscribers).
     ids_of = {
@@ -38,12 +41,14 @@ def brief_archive_rows(documents: pl.DataFrame, picks: pl.DataFrame, insights: d
     return rows
 
 
-def write_brief_archive(catalog: CatalogResource, day: dt.date, rows: list[dict]) -> None:
-    """Replace the day's archive in one transaction (a re-run of the day replaces it; feedback rows stay)."""
+def write_brief_archive(catalog: CatalogResource, day: dt.date, rows: Iterable[dict]) -> None:
+    """Replace the day's archive in one transaction (a re-run of the day replaces it; feedback rows stay). `rows`
+    may be a generator: they are inserted 1,000 at a time, so a day's HTML is never all in memory."""
     with catalog.begin() as connection:
         connection.execute(brief_archive.delete().where(brief_archive.c.partition_date == day))
-        if rows:
-            connection.execute(brief_archive.insert(), rows)
+        iterator = iter(rows)
+        while batch := list(itertools.islice(iterator, 1_000)):
+            connection.execute(brief_archive.insert(), batch)
 
 
 def day_verdicts(catalog: CatalogResource, warehouse: WarehouseResource, day: dt.date) -> dict[str, list[Verdict]]:

@@ -23,6 +23,7 @@ have reached the server (sent, written, unknown_*): never more than one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,8 @@ MAYBE_DELIVERED = DELIVERED | UNCERTAIN | {SENDING}
 ALL_STATUSES = (SENDING, SENT, WRITTEN, FAILED, REJECTED, UNKNOWN_AFTER_CRASH, UNKNOWN_NO_REPLY)
 
 RUN, RESEND = "run", "resend"
+# Briefs whose rendered text is read from the warehouse at once while sending (~15 KB each).
+SEND_CHUNK = 1_000
 
 
 def message_id(day: dt.date, subscriber_id: str) -> str:
@@ -68,19 +71,21 @@ def resend_hint(day: dt.date, email: str) -> str:
 
 
 def day_briefs(
-    warehouse: WarehouseResource, catalog: CatalogResource, day: dt.date, email: str | None = None
+    warehouse: WarehouseResource,
+    catalog: CatalogResource,
+    day: dt.date,
+    email: str | None = None,
+    with_documents: bool = True,
 ) -> list[dict]:
     """The day's rendered briefs of subscribers who receive briefs right now (active, confirmed, not paused:
-    an unsubscribe between `briefs` and `brief_deliveries` still stops the email), with the delivery state so far."""
-    documents = {
-        row["subscriber_id"]: row
-        for row in warehouse.query(
-            "SELECT subscriber_id, markdown, html, text FROM brief_documents "
-            "WHERE partition_date = ? AND status = 'ok'",
-            [day],
-        ).to_dicts()
-    }
-    if not documents:
+    an unsubscribe between `briefs` and `brief_deliveries` still stops the email), with the delivery state so far.
+    `with_documents=False`: without the rendered text and HTML (`brief_texts` reads them a chunk at a time)."""
+    rendered = set(
+        warehouse.query("SELECT subscriber_id FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [day])[
+            "subscriber_id"
+        ].to_list()
+    )
+    if not rendered:
         return []
     query = (
         sa.select(
@@ -97,12 +102,27 @@ def day_briefs(
                 brief_deliveries.c.partition_date == day,
             ),
         )
-        .where(receiving_briefs(), subscribers.c.subscriber_id.in_(list(documents)))
+        .where(receiving_briefs())
         .order_by(subscribers.c.email)
     )
     if email is not None:
         query = query.where(subscribers.c.email == email)
-    return [{**row, **documents[row["subscriber_id"]]} for row in catalog.rows(query)]
+    # Filtered here, not with an IN list in SQL: 100,000 ids are more parameters than SQLite takes.
+    briefs = [row for row in catalog.rows(query) if row["subscriber_id"] in rendered]
+    if not with_documents:
+        return briefs
+    texts = brief_texts(warehouse, day, [b["subscriber_id"] for b in briefs])
+    return [{**brief, **texts[brief["subscriber_id"]]} for brief in briefs]
+
+
+def brief_texts(warehouse: WarehouseResource, day: dt.date, subscriber_ids: list[str]) -> dict[str, dict]:
+    """subscriber_id -> {text, html} of the day's rendered briefs of these subscribers."""
+    frame = warehouse.query(
+        "SELECT subscriber_id, html, text FROM brief_documents "
+        "WHERE partition_date = ? AND status = 'ok' AND subscriber_id IN (SELECT unnest(?::VARCHAR[]))",
+        [day, subscriber_ids],
+    )
+    return {row["subscriber_id"]: row for row in frame.to_dicts()}
 
 
 def resolve_interrupted(catalog: CatalogResource, day: dt.date) -> list[dict]:
@@ -236,7 +256,8 @@ def deliver_day(
     interrupted = resolve_interrupted(catalog, day)
     resend_uncertain = mailer.resends_uncertain()
     to_send = []
-    for brief in day_briefs(warehouse, catalog, day):  # read once, after the interrupted rows are resolved
+    # Read once, after the interrupted rows are resolved; the rendered briefs a chunk at a time, while sending.
+    for brief in day_briefs(warehouse, catalog, day, with_documents=False):
         action = automatic_action(brief["previous_status"], resend_uncertain)
         if action == "send":
             to_send.append(brief)
@@ -249,7 +270,8 @@ def deliver_day(
             f"delivery to {email} was interrupted during the SMTP transaction by a crash: recorded as "
             f"{UNKNOWN_AFTER_CRASH}, not sent again (at-most-once); to send it anyway: {resend_hint(day, email)}"
         )
-    for brief, outcome in _send_in_parallel(catalog, mailer, day, to_send, run_id):
+    texts = functools.partial(brief_texts, warehouse, day)
+    for brief, outcome in _send_in_parallel(catalog, mailer, day, to_send, run_id, texts):
         counts[outcome.status] += 1
         if not outcome.delivered:
             log(f"delivery to {brief['email']}: {outcome.status} ({outcome.error})")
@@ -262,10 +284,16 @@ def _email_of(catalog: CatalogResource, subscriber_id: str) -> str:
 
 
 def _send_in_parallel(
-    catalog: CatalogResource, mailer: MailerResource, day: dt.date, briefs: list[dict], run_id: str | None
+    catalog: CatalogResource,
+    mailer: MailerResource,
+    day: dt.date,
+    briefs: list[dict],
+    run_id: str | None,
+    texts: Callable[[list[str]], dict[str, dict]],
 ) -> Iterator[tuple[dict, SendOutcome]]:
     """`mailer.max_senders` threads, each with its own SMTP connection kept open across its briefs. Every brief
-    still goes through `send_brief` alone: `sending` is committed before its own SMTP transaction starts."""
+    still goes through `send_brief` alone: `sending` is committed before its own SMTP transaction starts.
+    `texts` gives the rendered briefs of `SEND_CHUNK` subscribers at a time: memory stays bounded."""
     local = threading.local()
     sessions: list[MailSession] = []
     lock = threading.Lock()
@@ -279,7 +307,11 @@ def _send_in_parallel(
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(mailer.max_senders, len(briefs))), thread_name_prefix="smtp")
     try:
-        yield from zip(briefs, pool.map(send, briefs), strict=True)
+        for start in range(0, len(briefs), SEND_CHUNK):
+            chunk = briefs[start : start + SEND_CHUNK]
+            rendered = texts([brief["subscriber_id"] for brief in chunk])
+            chunk = [{**brief, **rendered[brief["subscriber_id"]]} for brief in chunk]
+            yield from zip(chunk, pool.map(send, chunk), strict=True)
     finally:  # an error (or an interrupted run) sends nothing more: briefs not yet started are dropped
         pool.shutdown(wait=True, cancel_futures=True)
         for session in sessions:

@@ -135,16 +135,36 @@ class WarehouseResource(dg.ConfigurableResource):
         self.replace_rows([(table, "partition_date = ?", [partition_date], frame)])
         return frame.height
 
-    def replace_rows(self, replacements: list[tuple[str, str, list, pl.DataFrame]]) -> None:
-        """For each (table, where, params, frame): delete the rows matching `where` and insert `frame` by column
-        name, all in one transaction, so a kill leaves every table's old rows or every table's new ones."""
+    def replace_partition_from_files(self, partition_date: dt.date, files: dict[str, list[Path]]) -> None:
+        """`replace_partition` for several tables in one transaction, each from Parquet files (a day too big to
+        hold in memory: DuckDB streams them). In the lake, each table's files become its one file of the day."""
+        lake = self.lake()
+        if lake:
+            for table, paths in files.items():
+                lake.write_partition(table, partition_date, pl.read_parquet(paths) if paths else self._empty(table))
+            return
+        self.replace_rows([(table, "partition_date = ?", [partition_date], paths) for table, paths in files.items()])
+
+    def _empty(self, table: str) -> pl.DataFrame:
+        quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
+        return self.query(f"SELECT * FROM {quoted} LIMIT 0")
+
+    def replace_rows(self, replacements: list[tuple[str, str, list, pl.DataFrame | list[Path]]]) -> None:
+        """For each (table, where, params, rows): delete the rows matching `where` and insert `rows` (a frame, or
+        Parquet files) by column name, all in one transaction, so a kill leaves every table's old rows or every
+        table's new ones."""
         with self.connect() as connection:
             connection.execute("BEGIN")
             try:
                 for table, where, params, frame in replacements:
                     quoted = sqlglot.exp.to_identifier(table, quoted=True).sql("duckdb")
                     connection.execute(f"DELETE FROM {quoted} WHERE {where}", params)
-                    if frame.height:
+                    if isinstance(frame, list):
+                        if frame:
+                            connection.execute(
+                                f"INSERT INTO {quoted} BY NAME SELECT * FROM read_parquet(?)", [[str(p) for p in frame]]
+                            )
+                    elif frame.height:
                         connection.register("incoming_frame", frame.to_arrow())
                         connection.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM incoming_frame")
                         connection.unregister("incoming_frame")

@@ -3,6 +3,7 @@ so a feedback token cannot unsubscribe and a confirmation token cannot open pref
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -56,12 +57,18 @@ def secret_key() -> str:
     return key
 
 
+@functools.lru_cache(maxsize=32)
+def _serializer(key: str, purpose: str) -> URLSafeTimedSerializer:
+    """Built once per key and purpose: a day's briefs sign ~7 links per subscriber (100,000 subscribers)."""
+    return URLSafeTimedSerializer(key, salt=f"podcast-brief/{purpose}")
+
+
 @dataclass(frozen=True)
 class Signer:
     key: str
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.key, salt=f"podcast-brief/{purpose}")
+        return _serializer(self.key, purpose)
 
     def sign(self, purpose: str, payload: dict) -> str:
         return self._serializer(purpose).dumps(payload)
