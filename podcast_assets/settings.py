@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,16 @@ DEFAULT_HOME = "./.podcast_brief"
 
 def home_dir() -> Path:
     """The one folder for all state: warehouse, audio, rendered briefs, outbox, Dagster instance."""
-    home = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+    home = _resolved(os.environ.get(HOME_ENV) or DEFAULT_HOME, os.getcwd())
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(path: str, cwd: str) -> Path:
+    """Resolved once per setting (and working folder, for the relative default): home_dir() is called for every
+    link signed, ~7 per brief a day."""
+    return Path(path).expanduser().resolve()
 
 
 def _set_environment(values: dict[str, str | None]) -> None:

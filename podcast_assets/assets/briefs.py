@@ -20,7 +20,7 @@ from podcast_assets.catalog.mirror import mirror_to_warehouse
 from podcast_assets.core.atomic_files import flush_to_disk
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import idea_features
-from podcast_assets.core.ranking import Candidate, cluster_members, phrase_nulls
+from podcast_assets.core.ranking import Candidate, candidate_priors, cluster_members, phrase_nulls
 from podcast_assets.core.rendering import deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
 from podcast_assets.execution import NETWORK_RETRY_POLICY
@@ -105,6 +105,7 @@ def _brief_day(
         context_vectors=context_vectors,
         features=[idea_features(r["text"]) for r in rows],
         members=cluster_members(candidates),
+        priors=candidate_priors(candidates),
         feed_of=np.asarray([r["feed_url"] for r in rows], dtype=object),
         background_vectors=background_vectors,
         phrase_vectors=phrase_vectors,

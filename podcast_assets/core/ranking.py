@@ -150,19 +150,22 @@ def relevance_of_groups(
     count = len(insight_vectors)
     if count == 0 or not columns:
         return [relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))) for _ in groups]
-    cosine = insight_vectors @ phrase_vectors[columns].T
-    margin = cosine - nulls[columns]
-    context_margin = None if context_vectors is None else context_vectors @ phrase_vectors[columns].T - nulls[columns]
+    # Each distinct phrase of the batch once (many subscribers list the same interests), then per subscriber its
+    # own columns of the products.
+    distinct, position = np.unique(np.asarray(columns), return_inverse=True)
+    cosine = insight_vectors @ phrase_vectors[distinct].T
+    margin = cosine - nulls[distinct]
+    context_margin = None if context_vectors is None else context_vectors @ phrase_vectors[distinct].T - nulls[distinct]
     out, start = [], 0
     for group in groups:
         stop = start + len(group)
         if stop == start:
             out.append(relevance(insight_vectors, np.zeros((0, 0)), np.zeros((0, 0))))
         else:
-            part = slice(start, stop)
+            own = position[start:stop]
             out.append(
                 _from_margins(
-                    cosine[:, part], margin[:, part], None if context_margin is None else context_margin[:, part]
+                    cosine[:, own], margin[:, own], None if context_margin is None else context_margin[:, own]
                 )
             )
         start = stop
@@ -191,9 +194,25 @@ def also_on(
     return options[:limit]
 
 
+def candidate_priors(candidates: list[Candidate]) -> np.ndarray:
+    """(quality, salience) per candidate, as an (n, 2) array: built once per day for `choose_brief`."""
+    return np.asarray([(c.quality, c.salience) for c in candidates], dtype=np.float64).reshape(len(candidates), 2)
+
+
 def eligible_pool(eligible: set[int], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     indices = np.fromiter(sorted(eligible), dtype=np.int64, count=len(eligible))
     return indices, vectors[indices]
+
+
+def _nearest_first(similarity: np.ndarray, head: int = 64):
+    """Indices in the order of `np.argsort(-similarity, kind="stable")`, sorting only the `head` largest (and
+    their ties) unless the caller reads past them: the related scan stops after a few."""
+    if len(similarity) <= head:
+        yield from np.argsort(-similarity, kind="stable").tolist()
+        return
+    bar = np.partition(similarity, len(similarity) - head)[len(similarity) - head]
+    for part in (np.flatnonzero(similarity >= bar), np.flatnonzero(similarity < bar)):
+        yield from part[np.lexsort((part, -similarity[part]))].tolist()
 
 
 def related_for(
@@ -218,7 +237,7 @@ def related_for(
     options: list[int] = []
     cosine_of: dict[int, float] = {}
     floor = MIN_RELATED_SIMILARITY
-    for k in np.argsort(-similarity, kind="stable"):
+    for k in _nearest_first(similarity):
         cosine = float(similarity[k])
         if cosine < floor:
             break
@@ -243,12 +262,14 @@ def choose_brief(
     context_vectors: np.ndarray | None = None,
     scored: Relevance | None = None,
     members: dict[str, list[int]] | None = None,
+    priors: np.ndarray | None = None,
 ) -> list[Pick]:
     """Greedy top-`size` among on-topic insights: best score first, at most one per cluster and never two that
     say the same idea (by their `features`, when given), a small penalty per insight already taken from the same
     episode; then "also on" and related insights, none shown twice. At scale the caller passes `scored` (this
     subscriber's `relevance`, computed for many subscribers at once by `relevance_of_groups`) and `members`
-    (`cluster_members` of the day), so nothing here scans every candidate in Python."""
+    (`cluster_members` of the day) and `priors` (`candidate_priors`), so nothing here scans every candidate in
+    Python."""
 
     def same_idea(i: int, j: int) -> bool:
         if features is None or candidates[i].episode_id == candidates[j].episode_id:
@@ -264,21 +285,25 @@ def choose_brief(
 
     background = background_vectors if background_vectors is not None else np.zeros((0, vectors.shape[-1]))
     scored = scored if scored is not None else relevance(vectors, interest_vectors, background, context_vectors)
-    on_topic = set(np.flatnonzero(scored.on_topic).tolist())
-    base = {
-        i: RELEVANCE_WEIGHT * scored.cosine[i]
-        + QUALITY_WEIGHT * candidates[i].quality
-        + SALIENCE_WEIGHT * candidates[i].salience
-        for i in on_topic
-        if candidates[i].quality >= MIN_PICK_QUALITY
-    }
+    on_topic_indices = np.flatnonzero(scored.on_topic)
+    on_topic = set(on_topic_indices.tolist())
+    priors = candidate_priors(candidates) if priors is None else priors
+    pickable = on_topic_indices[priors[on_topic_indices, 0] >= MIN_PICK_QUALITY]
+    # In the cosine's precision (float32 from the matrix products), term by term as a scalar sum would round.
+    cosine = scored.cosine[pickable]
+    base_values = (
+        RELEVANCE_WEIGHT * cosine
+        + (QUALITY_WEIGHT * priors[pickable, 0]).astype(cosine.dtype)
+        + (SALIENCE_WEIGHT * priors[pickable, 1]).astype(cosine.dtype)
+    )
+    base = dict(zip(pickable.tolist(), base_values.tolist(), strict=True))
     chosen: list[int] = []
     used_clusters: set[str] = set()
     # Each round picks the max of (score - episode penalty, -index) over the remaining candidates that pass the
     # cluster and same-idea rules. Found by scanning in order of the unpenalized score: a penalty only lowers a
     # score, so the scan stops once no later candidate can win, and the costly same-idea test runs only for a
     # candidate that would win (hundreds of on-topic insights x 5 rounds per subscriber otherwise).
-    by_base = sorted(base, key=lambda i: (base[i], -i), reverse=True)
+    by_base = pickable[np.lexsort((pickable, -base_values))].tolist()  # best first; equal scores: lower index first
     while len(chosen) < size:
         per_episode: dict[str, int] = {}
         for i in chosen:
@@ -302,7 +327,8 @@ def choose_brief(
     for others in mentions.values():
         shown.update(others)
     picks = []
-    pool = eligible_pool(on_topic, vectors) if chosen else None  # one copy of the on-topic vectors per brief
+    # One copy of the on-topic vectors per brief (flatnonzero is sorted: the same pool as `eligible_pool`).
+    pool = (on_topic_indices, vectors[on_topic_indices]) if chosen else None
     for rank, i in enumerate(chosen, start=1):
         related = related_for(i, candidates, vectors, on_topic, exclude=shown, pool=pool)
         shown.update(related)

@@ -73,6 +73,7 @@ class BriefDay:
     context_vectors: np.ndarray
     features: list[IdeaFeatures]
     members: dict[str, list[int]]
+    priors: np.ndarray  # (quality, salience) per candidate
     feed_of: np.ndarray
     background_vectors: np.ndarray
     phrase_vectors: np.ndarray
@@ -144,6 +145,7 @@ def _picks_for(day: BriefDay, subscriber: dict, scored: Relevance, interest_vect
             context_vectors=day.context_vectors,
             scored=scored,
             members=day.members,
+            priors=day.priors,
         )
     keep = np.flatnonzero(np.isin(day.feed_of, list(allowed)))  # ranked among those feeds' insights only
     return choose_brief(
@@ -153,6 +155,7 @@ def _picks_for(day: BriefDay, subscriber: dict, scored: Relevance, interest_vect
         day.background_vectors,
         [day.features[i] for i in keep],
         context_vectors=day.context_vectors[keep],
+        priors=day.priors[keep],
         scored=(
             Relevance(scored.cosine[keep], scored.margin[keep], scored.context_margin[keep], scored.implied[keep])
             if scored is not None

@@ -7,6 +7,7 @@ import functools
 import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -32,12 +33,30 @@ class BadToken(ValueError):
         self.expired = expired
 
 
+# Key file -> ((inode, mtime), key): a day's briefs sign ~7 links per subscriber; one stat each instead of a read.
+_KEY_FILES: dict[Path, tuple[tuple[int, int], str]] = {}
+
+
 def secret_key() -> str:
     """PODCAST_BRIEF_SECRET_KEY, else `<home>/secret_key`, made on first use (0600; created exclusively, so two
-    processes starting at once agree on one key)."""
+    processes starting at once agree on one key). A replaced key file is read again."""
     if os.environ.get(SECRET_KEY_ENV):
         return os.environ[SECRET_KEY_ENV]
     path = home_dir() / "secret_key"
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return _read_or_make_key(path)
+    version = (status.st_ino, status.st_mtime_ns)
+    cached = _KEY_FILES.get(path)
+    if cached and cached[0] == version:
+        return cached[1]
+    key = _read_or_make_key(path)
+    _KEY_FILES[path] = (version, key)
+    return key
+
+
+def _read_or_make_key(path: Path) -> str:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
