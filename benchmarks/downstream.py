@@ -6,8 +6,9 @@ No ASR: a day of `--insights` synthetic insights (template sentences about 400 t
 MiniLM before timing, clustered by topic) and `--subscribers` confirmed subscribers with 1-5 interests each (5% of
 them restricted to a few feeds). Timed: the real `briefs` asset (interest embeddings, ranking, rendering, writing
 the day's rows and files) and the real `brief_deliveries` asset sending every brief to a local aiosmtpd sink (a
-separate process) with `--senders` parallel connections. Peak RSS is this process's (ru_maxrss). `briefs` runs
-twice: with the interest-embedding cache empty (a first day) and filled (a later day).
+separate process) with `--senders` parallel connections. Peak RSS: this process's (the step's), and the largest
+finished child's (a `briefs` worker process: chunks of subscribers are ranked and rendered in one per core).
+`briefs` runs twice: with the interest-embedding cache empty (a first day) and filled (a later day).
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_child_rss_mib() -> float:
+    """The largest finished child process so far: the `briefs` worker processes (the SMTP sink still runs)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -210,7 +216,7 @@ def main() -> None:
             assert result.success
             metadata = result.asset_materializations_for_node(asset.key.path[-1])[0].metadata
             counts = {k: v.value for k, v in metadata.items() if k in ("briefs_written", "deliveries_sent")}
-            rows.append((name, wall_s, time.process_time() - cpu_before, counts, peak_rss_mib()))
+            rows.append((name, wall_s, time.process_time() - cpu_before, counts, peak_rss_mib(), peak_child_rss_mib()))
             print(f"{name}: {wall_s:.1f} s {counts}", flush=True)
     finally:
         sink.terminate()
@@ -221,14 +227,17 @@ def main() -> None:
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d}; {args.insights} insights, {args.subscribers} subscribers, "
         f"{args.senders} SMTP senders\n"
     )
-    print("| stage | wall (s) | CPU s of this process | per 1,000 subscribers (s) | result | peak RSS (MiB) |")
-    print("|---|---|---|---|---|---|")
-    for name, wall_s, cpu_s, counts, rss in rows:
+    print(
+        "| stage | wall (s) | CPU s of the step process | per 1,000 subscribers (s) | result | peak RSS, step process "
+        "(MiB) | peak RSS, a worker process (MiB) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, wall_s, cpu_s, counts, rss, child_rss in rows:
         per_k = wall_s / args.subscribers * 1000
-        print(f"| {name} | {wall_s:.1f} | {cpu_s:.1f} | {per_k:.2f} | {counts} | {rss:.0f} |")
+        print(f"| {name} | {wall_s:.1f} | {cpu_s:.1f} | {per_k:.2f} | {counts} | {rss:.0f} | {child_rss:.0f} |")
     total = sum(r[1] for r in rows[1:])
     per_k = total / args.subscribers * 1000
-    print(f"| briefs (cached interests) + delivery | {total:.1f} | | {per_k:.2f} | | |")
+    print(f"| briefs (cached interests) + delivery | {total:.1f} | | {per_k:.2f} | | | |")
 
 
 if __name__ == "__main__":
