@@ -41,7 +41,8 @@ def main() -> None:
     os.environ.setdefault("PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS", "127.0.0.1")  # the demo network is served locally
 
     from podcast_assets.assets.episodes import episodes
-    from podcast_assets.assets.insights import insight_embeddings, insights
+    from podcast_assets.assets.insight_embeddings import insight_embeddings
+    from podcast_assets.assets.insights import insights
     from podcast_assets.assets.transcripts import transcripts
     from podcast_assets.catalog import CatalogResource
     from podcast_assets.core.audio import decode_16k_mono

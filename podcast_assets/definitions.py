@@ -6,7 +6,8 @@ from podcast_assets.assets.audio_briefs import audio_briefs
 from podcast_assets.assets.briefs import brief_deliveries, briefs
 from podcast_assets.assets.credits import episode_credits, insight_credits
 from podcast_assets.assets.episodes import episodes
-from podcast_assets.assets.insights import insight_clusters, insight_embeddings, insights
+from podcast_assets.assets.insight_embeddings import insight_embeddings
+from podcast_assets.assets.insights import insight_clusters, insights
 from podcast_assets.assets.registry import feeds, subscribers
 from podcast_assets.assets.sql_models import sql_model_definitions
 from podcast_assets.assets.transcripts import transcripts

@@ -84,7 +84,10 @@ def test_definitions_carry_the_operations_policies():
         assert policy.max_retries >= 2 and policy.backoff == dg.Backoff.EXPONENTIAL and policy.jitter is not None
     # transcripts is graph-backed: its per-shard step carries the GPU routing, the plan and write steps do not.
     shard_op = defs.resolve_assets_def("transcripts").node_def.node_named("transcribe_shard").definition
-    for tags in (shard_op.tags, defs.resolve_assets_def("insight_embeddings").op.tags):
+    for tags in (
+        shard_op.tags,
+        defs.resolve_assets_def("insight_embeddings").node_def.node_named("embed_shard").definition.tags,
+    ):
         assert tags["dagster-celery/queue"] == "gpu"
         assert json.loads(tags["dagster-k8s/config"])["container_config"]["resources"]["limits"]["nvidia.com/gpu"]
     hooks = {hook.name for hook in defs.resolve_assets_def("episodes").hook_defs}

@@ -123,7 +123,10 @@ def test_kubernetes_deployment_loads_with_k8s_executor_and_gpu_pod_config():
         schema = job.executor_def.config_schema.config_type  # the configured executor validated its config
         assert schema is not None and K8S_EXECUTOR_CONFIG["max_concurrent"] == 8
         shard_op = defs.resolve_assets_def("transcripts").node_def.node_named("transcribe_shard").definition
-        for tags in (shard_op.tags, defs.resolve_assets_def("insight_embeddings").op.tags):
+        for tags in (
+            shard_op.tags,
+            defs.resolve_assets_def("insight_embeddings").node_def.node_named("embed_shard").definition.tags,
+        ):
             pod = get_user_defined_k8s_config(tags)  # raises on a malformed dagster-k8s/config tag
             assert pod.container_config["resources"]["limits"]["nvidia.com/gpu"] == "1"
             assert pod.pod_spec_config["node_selector"] == {"nvidia.com/gpu.present": "true"}
@@ -344,7 +347,9 @@ DEMO_DAY_FOR_SCALE = dt.date(2026, 11, 24)
 # transcripts fans out: one step per shard of the day, `gpu` queue; the plan and write steps run on the CPU queue.
 SHARDS = 4
 SHARD_STEPS = {f"transcripts.transcribe_shard[{shard_key(i, SHARDS)}]" for i in range(SHARDS)}
-GPU_STEPS = SHARD_STEPS | {"insight_embeddings"}
+EMBED_SHARDS = 2
+EMBED_STEPS = {f"insight_embeddings.embed_shard[{shard_key(i, EMBED_SHARDS)}]" for i in range(EMBED_SHARDS)}
+GPU_STEPS = SHARD_STEPS | EMBED_STEPS
 
 
 @pytest.mark.scale_out
@@ -410,7 +415,12 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
                         job,
                         instance,
                         tags={"dagster/partition": day},
-                        run_config={"resources": {"transcriber": {"config": {"shards": SHARDS}}}},
+                        run_config={
+                            "resources": {
+                                "transcriber": {"config": {"shards": SHARDS}},
+                                "embedder": {"config": {"shards": EMBED_SHARDS}},
+                            }
+                        },
                     )
                 assert result.success, [e.message for e in result.all_events if e.is_step_failure]
                 # The celery executor records which worker took each step ("Celery worker": "<name>@<host>").
@@ -431,6 +441,8 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
     assert {ran_in[step] for step in SHARD_STEPS} == {"gpu1", "gpu2"}, ran_in  # both workers took shards of the day
     assert set(ran_in.values()) == {"gpu1", "gpu2", "cpu"} and "episodes" in ran_in and "briefs" in ran_in, ran_in
     assert ran_in["transcripts.plan_transcript_shards"] == ran_in["transcripts.write_transcripts"] == "cpu", ran_in
+    assert ran_in["insight_embeddings.plan_embedding_shards"] == "cpu", ran_in  # embeddings fan out the same way
+    assert ran_in["insight_embeddings.write_insight_embeddings"] == "cpu", ran_in
     # Same day, same tables (subscriber ids are derived from emails, so the two homes agree).
     for table, rows in expected.items():
         assert actual[table] == rows, table

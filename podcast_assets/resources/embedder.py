@@ -32,6 +32,8 @@ class EmbedderResource(dg.ConfigurableResource):
     device: DeviceChoice = "auto"
     batch_size: int = 64
     precision: Literal["fp32", "bf16"] = "fp32"
+    # Steps a day's `insight_embeddings` splits into (by a stable hash of the episode id), for several GPU workers.
+    shards: int = 1
 
     def model_name(self) -> str:
         return PACKAGED_MODEL if not self.model_path else os.path.basename(self.model_path.rstrip("/"))
