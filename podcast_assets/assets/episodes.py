@@ -3,7 +3,8 @@
 import datetime as dt
 import errno
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from podcast_assets.core.episodes import EPISODES_SCHEMA, day_items, episode_row
 from podcast_assets.core.rss import FeedParseError, ParsedFeed, parse_feed
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
+from podcast_assets.resources.host_slots import interleaved_by_host
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -28,42 +30,82 @@ from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
 
 
-def _record_poll(catalog: CatalogResource, feed_url: str, **values) -> None:
-    with catalog.begin() as connection:
-        connection.execute(
-            feeds_table.update().where(feeds_table.c.feed_url == feed_url).values(last_polled_at=utc_now(), **values)
+@dataclass
+class _Poll:
+    """One feed's poll, made in a worker thread: the values for its catalog row and the parsed feed or the error."""
+
+    feed: dict
+    record: dict
+    parsed: ParsedFeed | None = None
+    error: str | None = None
+
+
+def _poll_feed(http: HttpClientResource, feed: dict) -> _Poll:
+    """Fetch with conditional GET; a 304 re-reads the cached copy so a re-run of a day sees the same items.
+    Thread-safe: touches no catalog or Dagster context (the caller records and logs)."""
+    try:
+        cache_path = Path(feed["cache_path"]) if feed["cache_path"] else None
+        has_cache = cache_path is not None and cache_path.exists()
+        response = http.fetch_feed(
+            feed["feed_url"],
+            etag=feed["etag"] if has_cache else None,
+            last_modified=feed["last_modified"] if has_cache else None,
         )
-
-
-def _poll_feed(http: HttpClientResource, catalog: CatalogResource, feed: dict) -> ParsedFeed:
-    """Fetch with conditional GET; a 304 re-reads the cached copy so a re-run of a day sees the same items."""
-    cache_path = Path(feed["cache_path"]) if feed["cache_path"] else None
-    has_cache = cache_path is not None and cache_path.exists()
-    response = http.fetch_feed(
-        feed["feed_url"],
-        etag=feed["etag"] if has_cache else None,
-        last_modified=feed["last_modified"] if has_cache else None,
-    )
-    if response.body is None:
-        body = cache_path.read_bytes()
-    else:
-        body = response.body
-        cache_path = home_dir() / "feeds" / (hashlib.sha256(feed["feed_url"].encode()).hexdigest()[:16] + ".xml")
-        # Atomic: the row below keeps the ETag, and a later 304 re-reads this file, so it must never be half written.
-        atomic_write_bytes(cache_path, body)
-    parsed = parse_feed(body)
+        if response.body is None:
+            body = cache_path.read_bytes()
+        else:
+            body = response.body
+            cache_path = home_dir() / "feeds" / (hashlib.sha256(feed["feed_url"].encode()).hexdigest()[:16] + ".xml")
+            # Atomic: the row keeps the ETag, and a later 304 re-reads this file, so it must never be half written.
+            # The ETag is recorded after all polls: a crash before that leaves the old ETag beside the new file,
+            # so the next poll asks with the old one and is sent the current version in full.
+            atomic_write_bytes(cache_path, body)
+        parsed = parse_feed(body)
+    except (DownloadError, FeedParseError, OSError) as error:
+        return _Poll(feed, {"last_polled_at": utc_now(), "last_error": str(error)}, error=str(error))
     # A feed that parsed with a problem (broken or unsafe XML) keeps its salvaged items and records the problem.
-    _record_poll(
-        catalog,
-        feed["feed_url"],
-        etag=response.etag,
-        last_modified=response.last_modified,
-        last_status=response.status_code,
-        last_error=parsed.problem,
-        cache_path=str(cache_path),
-        title=sa.func.coalesce(feeds_table.c.title, parsed.title),
-    )
-    return parsed
+    record = {
+        "last_polled_at": utc_now(),
+        "etag": response.etag,
+        "last_modified": response.last_modified,
+        "last_status": response.status_code,
+        "last_error": parsed.problem,
+        "cache_path": str(cache_path),
+        "title": sa.func.coalesce(feeds_table.c.title, parsed.title),
+    }
+    return _Poll(feed, record, parsed)
+
+
+def _poll_feeds(http: HttpClientResource, feeds: list[dict]) -> tuple[list[_Poll], Exception | None]:
+    """Every feed polled by `http.feed_workers` threads (each request within the per-host limit), returned in the
+    order of `feeds`, with the first unexpected exception (a bug) if any. Submitted round-robin over hosts so the
+    threads do not all queue on one host's slots."""
+    pool = ThreadPoolExecutor(max_workers=max(1, http.feed_workers), thread_name_prefix="feed-poll")
+    try:
+        futures = {
+            feed["feed_url"]: pool.submit(_poll_feed, http, feed)
+            for feed in interleaved_by_host(feeds, lambda feed: feed["feed_url"])
+        }
+        wait(futures.values())
+    finally:
+        pool.shutdown(cancel_futures=True)  # a run stopped while waiting does not poll the feeds still queued
+    polls: list[_Poll] = []
+    unexpected: Exception | None = None
+    for feed in feeds:
+        try:
+            polls.append(futures[feed["feed_url"]].result())
+        except Exception as error:  # a bug, not a feed's problem: the other feeds are recorded first, then it fails
+            unexpected = unexpected or error
+    return polls, unexpected
+
+
+def _record_polls(catalog: CatalogResource, polls: list[_Poll]) -> None:
+    """Every feed's poll result in one transaction (one write lock for the run, not one per feed)."""
+    with catalog.begin() as connection:
+        for poll in polls:
+            connection.execute(
+                feeds_table.update().where(feeds_table.c.feed_url == poll.feed["feed_url"]).values(**poll.record)
+            )
 
 
 def _already_stored(media: MediaStoreResource, previous: dict | None) -> bool:
@@ -152,13 +194,15 @@ def episodes(
     rows: list[dict] = []
     per_feed: list[dict] = []
     polled: set[str] = set()
-    for feed in feeds:
-        try:
-            parsed = _poll_feed(http, catalog, feed)
-        except (DownloadError, FeedParseError, OSError) as error:
-            context.log.warning(f"feed {feed['feed_url']} skipped: {error}")
-            _record_poll(catalog, feed["feed_url"], last_error=str(error))
-            per_feed.append({"feed_url": feed["feed_url"], "found": 0, "new": 0, "failed": 0, "feed_error": str(error)})
+    polls, unexpected = _poll_feeds(http, feeds)
+    _record_polls(catalog, polls)  # before anything else can fail: no feed's result or error is lost
+    if unexpected is not None:
+        raise unexpected
+    for poll in polls:
+        feed, parsed = poll.feed, poll.parsed
+        if parsed is None:
+            context.log.warning(f"feed {feed['feed_url']} skipped: {poll.error}")
+            per_feed.append({"feed_url": feed["feed_url"], "found": 0, "new": 0, "failed": 0, "feed_error": poll.error})
             continue
         polled.add(feed["feed_url"])
         items, duplicates = day_items(feed["feed_url"], parsed, day, other_days)
@@ -175,7 +219,8 @@ def episodes(
             }
         )
 
-    ready = [row for row in rows if row["status"] == "ok"]
+    # Round-robin over audio hosts, like the polls: each download also holds a slot of its host.
+    ready = interleaved_by_host([row for row in rows if row["status"] == "ok"], lambda row: row["audio_url"])
     with ThreadPoolExecutor(max_workers=http.download_workers) as pool:
         list(pool.map(lambda row: _fetch_episode_files(http, media, row, stored.get(row["episode_id"])), ready))
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,9 +22,11 @@ from typing import TypeVar
 
 import dagster as dg
 import httpx
+from pydantic import PrivateAttr
 
 from podcast_assets.core.audio import looks_like_audio
 from podcast_assets.core.url_policy import UrlPolicy, UrlRefused
+from podcast_assets.resources.host_slots import HostSlots
 from podcast_assets.resources.policy_http import (
     BadEncoding,
     DeadlineExceeded,
@@ -70,7 +73,8 @@ class Download:
 
 
 class HttpClientResource(dg.ConfigurableResource):
-    """Shared HTTP settings. One client per exchange, so each has its own total deadline."""
+    """Shared HTTP settings. One client per exchange, so each has its own total deadline. Safe to share between
+    threads: at most `max_connections_per_host` exchanges of one instance are in flight to one host at a time."""
 
     timeout_s: float = 30.0  # connect and per-read timeout
     # Whole-exchange limits (redirects, headers and body): a server that drips one byte at a time is cut off.
@@ -84,10 +88,23 @@ class HttpClientResource(dg.ConfigurableResource):
     allow_private_hosts: str | None = None
     user_agent: str = "podcast-brief/0.1 (+https://github.com/podcast-brief)"
     download_workers: int = 4
+    feed_workers: int = 16  # feeds polled at once by `episodes` (1: one after another)
+    # Politeness: requests in flight to one host at any moment, over all threads of this resource (host_slots.py).
+    max_connections_per_host: int = 2
     # Transient failures (429/5xx, timeouts, resets) are retried in place with exponential backoff and jitter,
     # so one flaky answer does not cost a feed its day; what still fails is recorded per feed / per episode.
     retries: int = 2
     backoff_s: float = 0.5
+
+    _host_slots: HostSlots | None = PrivateAttr(default=None)
+    _host_slots_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def host_slots(self) -> HostSlots:
+        """The per-host semaphores of this resource instance (made on first use, then shared by every thread)."""
+        with self._host_slots_lock:
+            if self._host_slots is None:
+                self._host_slots = HostSlots(self.max_connections_per_host)
+            return self._host_slots
 
     def _with_retries(self, attempt: Callable[[], T]) -> T:
         for retry in range(self.retries + 1):
@@ -104,10 +121,12 @@ class HttpClientResource(dg.ConfigurableResource):
 
     @contextmanager
     def _get(self, url: str, what: str, total_s: float, headers: dict | None = None) -> Iterator[httpx.Response]:
-        """GET through the policy; every way it can fail becomes a DownloadError naming `what` failed."""
+        """GET through the policy; every way it can fail becomes a DownloadError naming `what` failed. The host's
+        slot is held from before connecting until the response is closed (body read), not during retry backoff."""
         try:
             policy = self.policy()
             with (
+                self.host_slots().slot(url),
                 policy_client(
                     policy, timeout_s=self.timeout_s, total_timeout_s=total_s, user_agent=self.user_agent
                 ) as client,
