@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 # and the speech engine of the audio brief's intros.
 SYSTEM_PACKAGES := chromium redis-server postgresql espeak-ng
 
-.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream bench-feeds lint clean
+.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode lint clean
 
 setup: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ bench-downstream: setup
 # plain httpx on the same URLs: ~10 min on 2 cores. Smaller: ARGS="--feeds 200 --hosts 10"
 bench-feeds: setup
 	$(BIN)/python -m benchmarks.feed_polling $(ARGS)
+
+# Cross-episode batching vs per-episode whisperx on a day of 30 demo-length episodes (batch 8 and 16, best of 2):
+# ~15 min on 2 cores. On a GPU box: ARGS="--device cuda --model base"
+bench-cross-episode: setup
+	$(BIN)/python -m benchmarks.cross_episode_batching $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check podcast_assets podcast_assets_tests benchmarks
