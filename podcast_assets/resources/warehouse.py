@@ -74,6 +74,10 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str | None = None
     lake_url: str | None = None
     lock_timeout_s: float = _LOCK_RETRY_S
+    # DuckDB's own cap (its default is 80% of the machine): above it, work and a transaction's not yet committed
+    # rows spill to `<warehouse>.tmp/`. Without it, replacing a day of 100,000 rendered briefs in one transaction
+    # held all of them in memory (2.3 GB for 50,000; 1.4 GB with a 1 GB cap).
+    memory_limit: str | None = "2GB"
 
     def lake(self) -> ParquetLake | None:
         url = self.lake_url or os.environ.get(LAKE_URL_ENV)
@@ -104,6 +108,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 backoff = min(backoff * 2, _LOCK_MAX_BACKOFF_S)
         try:
             lake = self.lake()
+            if self.memory_limit:
+                connection.execute("SET memory_limit = ?", [self.memory_limit])
             applied = (str(db_path), db_path.stat().st_ino, lake.url if lake else None)
             if applied not in _SCHEMA_APPLIED:
                 connection.execute(_schema_sql(lake is not None))
