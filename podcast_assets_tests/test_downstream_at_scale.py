@@ -280,3 +280,12 @@ def test_a_briefs_run_killed_between_chunks_leaves_the_old_day_and_the_next_run_
     after = _day_of_briefs(resources["warehouse"], day)
     assert after[0].equals(before[0]) and after[1] == before[1]
     assert not staging.exists()
+
+
+def test_nearest_first_is_the_stable_descending_order_even_with_ties():
+    from podcast_assets.core.ranking import _nearest_first
+
+    rng = np.random.default_rng(11)
+    for size in (5, 64, 65, 500):
+        similarity = np.round(rng.uniform(-1, 1, size), 1).astype(np.float32)  # many ties
+        assert list(_nearest_first(similarity)) == np.argsort(-similarity, kind="stable").tolist()
