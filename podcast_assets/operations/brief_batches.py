@@ -258,7 +258,8 @@ def all_chunks(
 ) -> Iterator[ChunkResult]:
     """Every chunk's result, in chunk order. `workers` processes when there is more than one chunk."""
     chunks = [subscribers[i : i + chunk_size] for i in range(0, len(subscribers), chunk_size)]
-    if workers <= 1 or len(chunks) <= 1:
+    # A daemonic process (some pool workers) may not start children: its chunks run here, one after another.
+    if workers <= 1 or len(chunks) <= 1 or multiprocessing.current_process().daemon:
         for index, chunk in enumerate(chunks):
             yield briefs_of_chunk(day, chunk, staging, index)
         return
