@@ -25,8 +25,10 @@ from pathlib import Path
 MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
 
 
-def _day(episodes: int):
-    """[(audio, prompt, script)] for `episodes` episodes: the demo day's taken in turn."""
+def _day(episodes: int, prompts: str = "demo"):
+    """[(audio, prompt, script)] for `episodes` episodes: the demo day's taken in turn. `prompts`: `demo` (each copy
+    has its episode's feed prompt), `distinct` (the title gets " (copy N)": prompts of more lengths, as on a real
+    day of many shows), `none` (no feed prompt)."""
     from podcast_assets.core.audio import decode_16k_mono
     from podcast_assets.core.transcripts import asr_prompt
     from podcast_assets.demo.network import DEMO_DAY, all_episodes
@@ -36,7 +38,8 @@ def _day(episodes: int):
     day = []
     for n in range(episodes):
         show, episode = demo[n % len(demo)]
-        prompt = asr_prompt(show.title, episode.title, episode.description)
+        title = episode.title if prompts != "distinct" or n < len(demo) else f"{episode.title} (copy {n // len(demo)})"
+        prompt = asr_prompt(show.title, title, episode.description) if prompts != "none" else None
         day.append((decoded[episode.slug], prompt, episode.script))
     return day
 
@@ -71,20 +74,40 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--model", default="tiny.en", help="tiny.en, base or a CTranslate2 folder")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 CPU threads (0: every core)")
+    parser.add_argument("--prompts", default="demo", choices=["demo", "distinct", "none"])
     args = parser.parse_args()
 
+    from podcast_assets.core import cross_episode_batching
     from podcast_assets.resources.transcriber import TranscriberResource
 
-    day = _day(args.episodes)
+    day = _day(args.episodes, args.prompts)
     items = [(audio, prompt) for audio, prompt, _ in day]
     audio_s = sum(len(audio) for audio, _ in items) / 16_000
     base = TranscriberResource(model=args.model, device=args.device, cpu_threads=args.threads)
     base.load()
     base.transcribe(*items[0])  # warm-up: first-call allocations, CUDA kernels
     base.transcribe_many(items[:1])
+    # Batch sizes the model ran, per way (counted from here on).
+    fills: dict[str, list[int]] = {"per-episode": [], "cross-episode": []}
+    counting = {"way": "per-episode"}
+    model = base.load().model
+    generate_one_file = model.generate_segment_batched
+    run_batch = cross_episode_batching._run_batch
+
+    def count_one_file(features, *rest, **kwargs):
+        fills[counting["way"]].append(features.shape[0] if len(features.shape) == 3 else 1)
+        return generate_one_file(features, *rest, **kwargs)
+
+    def count_across(pipeline, audios, *rest):
+        fills[counting["way"]].append(len(audios))
+        return run_batch(pipeline, audios, *rest)
+
+    model.generate_segment_batched = count_one_file
+    cross_episode_batching._run_batch = count_across
     load_before = os.getloadavg()
     print(
-        f"{args.episodes} episodes, {audio_s:.1f} s audio, model {base.model_name()} on "
+        f"{args.episodes} episodes ({args.prompts} prompts, {len({p for _, p in items})} distinct prompts"
+        f"), {audio_s:.1f} s audio, model {base.model_name()} on "
         f"{base.resolved_device()} ({base.resolved_compute_type()}), chunks {base.chunk_size_s} s; "
         f"load average before {load_before[0]:.2f}",
         flush=True,
@@ -102,12 +125,15 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = list(ways) if repeat % 2 == 0 else list(reversed(ways))
             for name in order:
+                counting["way"] = name
+                fills[name].clear()
                 started = time.perf_counter()
                 results[name] = ways[name]()
                 seconds = time.perf_counter() - started
                 best[name] = min(best.get(name, seconds), seconds)
                 print(
                     f"batch {batch_size} | {name} | run {repeat + 1} | {seconds:.2f} s | {audio_s / seconds:.1f}x "
+                    f"| {len(fills[name])} model batches, mean fill {sum(fills[name]) / max(len(fills[name]), 1):.1f} "
                     f"| load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )

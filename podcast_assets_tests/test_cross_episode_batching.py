@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from podcast_assets.assets.transcripts import transcripts
+from podcast_assets.core import cross_episode_batching
 from podcast_assets.core.audio import decode_16k_mono
-from podcast_assets.core.cross_episode_batching import Chunk, batches_across_items
+from podcast_assets.core.cross_episode_batching import AsrItem, Chunk, batches_across_items, transcribe_across_items
 from podcast_assets.core.transcripts import asr_prompt
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.network import all_episodes
@@ -49,11 +50,37 @@ def test_batches_are_filled_across_episodes_in_order_and_skip_a_failed_episode()
         seen.append([(c.item, c.index) for c in batch])
         failed.add(0)  # item 0 fails in its first batch: its later chunks are not run
     assert seen == [[(0, 0), (0, 1)], [(1, 0), (2, 0)], [(2, 1), (2, 2)], [(2, 3)]]
+    # Only chunks with the same key (the prompt's <|startoftranscript|> position) share a batch.
+    by_key = list(batches_across_items(chunks, 3, skip=lambda item: False, key=lambda c: c.item == 1))
+    assert [[(c.item, c.index) for c in b] for b in by_key] == [
+        [(0, 0), (0, 1), (0, 2)],
+        [(2, 0), (2, 1), (2, 2)],
+        [(1, 0)],
+        [(2, 3)],
+    ]
     with pytest.raises(ValueError):
         next(batches_across_items(chunks, 0, skip=lambda item: False))
 
 
-def test_cross_episode_batches_give_each_episode_its_own_segments(transcriber):
+@pytest.fixture
+def model_batches(monkeypatch) -> list[tuple[int, int]]:
+    """(chunks, distinct prompts) of every batch the cross-episode path sends to the model."""
+    seen: list[tuple[int, int]] = []
+    run_batch = cross_episode_batching._run_batch
+
+    def recording(pipeline, audios, prompts, *rest):
+        seen.append((len(audios), len({tuple(p) for p in prompts})))
+        return run_batch(pipeline, audios, prompts, *rest)
+
+    monkeypatch.setattr(cross_episode_batching, "_run_batch", recording)
+    return seen
+
+
+def _cut_to_tokens(tokenizer, prompt: str, tokens: int) -> str:
+    return tokenizer.decode(tokenizer.encode(" " + prompt)[:tokens]).strip()
+
+
+def test_cross_episode_batches_give_each_episode_its_own_segments(transcriber, model_batches):
     demo_day = [(show, episode) for show, episode in all_episodes() if episode.published_at.date() == DAY][:3]
     items = [
         (decode_16k_mono(MEDIA / f"{episode.slug}.mp3"), asr_prompt(show.title, episode.title, episode.description))
@@ -68,9 +95,25 @@ def test_cross_episode_batches_give_each_episode_its_own_segments(transcriber):
     for one, many in zip(alone, [batched[0], *batched[2:]], strict=True):
         assert one.segments
         _assert_same_segments(one, many)
-    # The episodes were short enough that their chunks shared batches (each has fewer chunks than a batch).
-    assert all(len(one.segments) < transcriber.batch_size for one in alone)
     assert transcriber.load().options.initial_prompt is None  # the shared pipeline is left unprompted
+
+    # Different prompts of one token length: chunks of different episodes share batches (CTranslate2 batches only
+    # prompts with <|startoftranscript|> at one position), and every episode still gets its own segments.
+    tokenizer = transcriber.load().tokenizer
+    same_length = [(audio, _cut_to_tokens(tokenizer, prompt, 24)) for audio, prompt in items]
+    assert len({len(tokenizer.encode(" " + prompt)) for _, prompt in same_length}) == 1
+    assert len({prompt for _, prompt in same_length}) == 3
+    alone = [transcriber.transcribe(audio, prompt) for audio, prompt in same_length]
+    model_batches.clear()
+    raw = transcribe_across_items(
+        transcriber.load(), [AsrItem(audio, prompt) for audio, prompt in same_length], 8, transcriber.chunk_size_s
+    )  # no retry of a failed batch here: every result comes from the shared batches
+    batched = [transcriber._finish(result, audio) for result, (audio, _) in zip(raw, same_length, strict=True)]
+    for one, many in zip(alone, batched, strict=True):
+        _assert_same_segments(one, many)
+    assert any(prompts > 1 for _, prompts in model_batches), model_batches
+    assert sum(chunks for chunks, _ in model_batches) == sum(len(r["segments"]) for r in raw)
+    assert len(model_batches) < sum(-(-len(r["segments"]) // 8) for r in raw)  # fewer batches than one by one
 
 
 def _write_silence(path: Path, seconds: float = 4.0) -> None:
@@ -90,7 +133,7 @@ def _add_episode(warehouse: WarehouseResource, episode_id: str, audio: Path, min
         [
             DAY,
             episode_id,
-            audio.stem,
+            f"Episode {episode_id}",  # one token length for every episode: their chunks may share batches
             str(audio),
             duration_s,
             f"sha-{episode_id}",
@@ -114,7 +157,7 @@ def _materialize(cross_episode_batching: bool) -> dg.ExecuteInProcessResult:
     return result
 
 
-def test_the_asset_batches_across_a_shard_and_a_silent_or_corrupt_episode_fails_alone(home, tmp_path):
+def test_the_asset_batches_across_a_shard_and_a_silent_or_corrupt_episode_fails_alone(home, tmp_path, model_batches):
     warehouse = WarehouseResource()
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(b"\xff\xfb" + b"\x00" * 64)
@@ -156,6 +199,7 @@ def test_the_asset_batches_across_a_shard_and_a_silent_or_corrupt_episode_fails_
     assert [r[:2] + r[4:] for r in batched[0]] == [r[:2] + r[4:] for r in alone[0]]  # same texts
     for a, b in zip(alone[0], batched[0], strict=True):
         assert abs(a[2] - b[2]) <= 1e-3 and abs(a[3] - b[3]) <= 1e-3
+    assert any(prompts > 1 for _, prompts in model_batches), model_batches  # the two good episodes shared a batch
     metadata = batched_run.asset_materializations_for_node("transcripts")[0].metadata
     assert metadata["episodes_asr"].value == 4 and metadata["episodes_empty_or_failed"].value == 2
     assert metadata["real_time_factor"].value > 0

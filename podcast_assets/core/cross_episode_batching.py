@@ -8,7 +8,13 @@ own start and end: segment times are the ones the per-episode pipeline gives, to
 
 whisperx's `generate_segment_batched` prompts a whole batch with one prompt; CTranslate2's `generate` takes one
 prompt per batch item, so each chunk keeps its own episode's prompt (and language token) and the texts equal the
-per-episode ones. On CPU (int8) each batch item came out the same whatever else was in its batch
+per-episode ones. CTranslate2 (4.x) refuses a batch whose prompts put `<|startoftranscript|>` at different positions
+("requires the <|startoftranscript|> token to be at the same position in all batches"), i.e. prompts of different
+token lengths: chunks share a batch only with chunks whose prompt has the same length. Padding a shorter prompt
+would change what whisper reads and so its text. Without feed prompts (`feed_prompt` off) every episode's prompt
+has the same length and any chunks fill a batch; with them, episodes whose prompts differ in length do not mix.
+
+On CPU (int8) each batch item came out the same whatever else was in its batch
 (`test_cross_episode_batching.py`, and the benchmark compares all 30 episodes); on a GPU (float16) a different batch
 mix may change a rare token, as any change of batch size can there: `benchmarks/cross_episode_batching.py` says.
 
@@ -48,24 +54,34 @@ class _Prepared:
     tokenizer: object  # faster_whisper Tokenizer; its eot and text decoder are the model's, whatever the language
     prompt_tokens: list[int]
     chunks: list[Chunk]
+    sot_index: int  # where <|startoftranscript|> sits in the prompt: CTranslate2 batches only equal positions
     texts: dict[int, tuple[str, float]] = field(default_factory=dict)  # chunk index -> (text, avg_logprob)
 
 
-def batches_across_items(chunks: Sequence[Chunk], batch_size: int, skip: Callable[[int], bool]) -> Iterator[list]:
-    """`chunks` (in item order) cut into lists of at most `batch_size`, filled across item boundaries; a chunk whose
-    item `skip` names (asked when the chunk's turn comes: an item that failed meanwhile) is left out."""
+def batches_across_items(
+    chunks: Sequence[Chunk],
+    batch_size: int,
+    skip: Callable[[int], bool],
+    key: Callable[[Chunk], object] = lambda chunk: None,
+) -> Iterator[list]:
+    """`chunks` (in item order) cut into lists of at most `batch_size`, filled across item boundaries; only chunks
+    with the same `key` share a list (a list is started at a key's first chunk and sent when full, leftovers at the
+    end). A chunk whose item `skip` names (asked when the chunk's turn comes: an item that failed meanwhile) is left
+    out."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    batch: list[Chunk] = []
+    open_batches: dict[object, list[Chunk]] = {}
     for chunk in chunks:
         if skip(chunk.item):
             continue
+        batch = open_batches.setdefault(key(chunk), [])
         batch.append(chunk)
         if len(batch) == batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+            yield open_batches.pop(key(chunk))
+    for batch in open_batches.values():
+        remaining = [chunk for chunk in batch if not skip(chunk.item)]
+        if remaining:
+            yield remaining
 
 
 def vad_chunks(pipeline, audio_16k: np.ndarray, chunk_size_s: float) -> list[tuple[float, float]]:
@@ -175,11 +191,13 @@ def transcribe_across_items(
             results[position] = error
             continue
         chunks = [Chunk(position, index, start, end) for index, (start, end) in enumerate(spans)]
-        prepared[position] = _Prepared(language_code, tokenizer, prompt, chunks)
+        prepared[position] = _Prepared(language_code, tokenizer, prompt, chunks, prompt.index(tokenizer.sot))
 
     failed: dict[int, Exception] = {}
     queue = [chunk for position in sorted(prepared) for chunk in prepared[position].chunks]
-    for batch in batches_across_items(queue, batch_size, skip=lambda position: position in failed):
+    for batch in batches_across_items(
+        queue, batch_size, skip=lambda position: position in failed, key=lambda c: prepared[c.item].sot_index
+    ):
         audios = [items[c.item].audio_16k[int(c.start_s * SAMPLE_RATE) : int(c.end_s * SAMPLE_RATE)] for c in batch]
         try:
             prompts = [prepared[c.item].prompt_tokens for c in batch]

@@ -109,8 +109,10 @@ class TranscriberResource(dg.ConfigurableResource):
     # Prompt whisper with the show and episode title and description (QUALITY.md has the WER with and without).
     feed_prompt: bool = True
     # Batch the VAD chunks of several episodes together (`transcribe_many`) instead of one episode's at a time, so
-    # short episodes fill whole batches. Same segments (texts, and times to the millisecond) as per episode. Off by
-    # default: on CPU it does not pay (BENCHMARKS.md, "Cross-episode batching on CPU"); turn it on for GPU workers.
+    # short episodes fill whole batches. Same segments (texts, and times to the millisecond) as per episode. Episodes
+    # mix only when their feed prompts have one token length (CTranslate2 batches no other way; without feed prompts
+    # all do). Off by default: on CPU it does not pay (BENCHMARKS.md, "Cross-episode batching on CPU"); turn it on
+    # for GPU workers.
     cross_episode_batching: bool = False
 
     def resolved_device(self) -> str:
@@ -158,9 +160,10 @@ class TranscriberResource(dg.ConfigurableResource):
 
     def transcribe_many(self, items: Sequence[tuple[np.ndarray, str | None]]) -> list[Transcription | Exception]:
         """`transcribe(audio, prompt)` for each (audio, prompt) item, the model running over batches of
-        `batch_size` VAD chunks drawn from several items (`core.cross_episode_batching`): the same segments, with
-        short episodes filling batches. A failure is returned in the failed item's place, never raised: a batch
-        that fails as a whole is retried one item at a time, so only the item that breaks it fails."""
+        `batch_size` VAD chunks drawn from several items whose prompts have one token length
+        (`core.cross_episode_batching`): the same segments, with short episodes filling batches. A failure is
+        returned in the failed item's place, never raised: a batch that fails as a whole is retried one item at a
+        time, so only the item that breaks it fails."""
         pipeline = self.load()
         inputs = [
             AsrItem(audio, prompt if prompt and self.feed_prompt else pipeline.options.initial_prompt)
