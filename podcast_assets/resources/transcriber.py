@@ -65,8 +65,13 @@ class Transcription:
 def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str | None, threads: int):
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    import torch
     import whisperx
 
+    if device == "cpu":
+        # The VAD runs on torch: held to the same threads as CTranslate2, or two shard processes with one thread
+        # each also run torch's default one-per-core OpenMP pool, and their spinning threads fight for the cores.
+        torch.set_num_threads(threads)
     # The default pyannote VAD loads weights bundled in the whisperx wheel, so this works offline.
     return whisperx.load_model(
         model_dir,
