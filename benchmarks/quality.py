@@ -1,7 +1,8 @@
 """Insight quality and ASR on every labeled network: `python -m benchmarks.quality [--asr]`.
 
-Runs `podcast-brief eval` for the demo, dockside, riverbend, harbor, lakeshore, quayside and saltmarsh (tuning) and
-estuary (held out), with the default transcriber, and with `--asr` also without the feed prompt and with whisper base.
+Runs `podcast-brief eval` for the demo, dockside, riverbend, harbor, lakeshore, quayside, saltmarsh and estuary
+(tuning) and tidewater and sandbar (held out in round 4), with the default transcriber, and with `--asr` also without
+the feed prompt and with whisper base.
 Prints Markdown tables for QUALITY.md.
 """
 
@@ -21,7 +22,9 @@ NETWORKS = [
     ("lakeshore", str(NETWORKS_DIR / "lakeshore"), "held out for 1 run, then tuned on"),
     ("quayside", str(NETWORKS_DIR / "quayside"), "held out for 2 runs, then tuned on"),
     ("saltmarsh", str(NETWORKS_DIR / "saltmarsh"), "held out for 3 runs, then tuned on"),
-    ("estuary", str(NETWORKS_DIR / "estuary"), "held out"),
+    ("estuary", str(NETWORKS_DIR / "estuary"), "held out for 2 runs, then read"),
+    ("tidewater", str(NETWORKS_DIR / "tidewater"), "held out for 1 run (round 4), then read"),
+    ("sandbar", str(NETWORKS_DIR / "sandbar"), "held out (round 4)"),
 ]
 QUALITY_COLUMNS = (
     "brief_precision",
