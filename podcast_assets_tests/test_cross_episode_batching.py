@@ -5,20 +5,18 @@ import datetime as dt
 import wave
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pytest
 
-from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.core import cross_episode_batching
 from podcast_assets.core.audio import decode_16k_mono
 from podcast_assets.core.cross_episode_batching import AsrItem, Chunk, batches_across_items, transcribe_across_items
 from podcast_assets.core.transcripts import asr_prompt
 from podcast_assets.demo.feeds import media_bytes
 from podcast_assets.demo.network import all_episodes
-from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
+from podcast_assets_tests.test_transcript_shards import materialize_transcripts
 
 MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
 DAY = dt.date(2026, 11, 24)
@@ -142,21 +140,6 @@ def _add_episode(warehouse: WarehouseResource, episode_id: str, audio: Path, min
     )
 
 
-def _materialize(cross_episode_batching: bool) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        [transcripts],
-        partition_key=DAY.isoformat(),
-        resources={
-            "warehouse": WarehouseResource(),
-            "media": MediaStoreResource(),
-            "transcriber": TranscriberResource(device="cpu", shards=1, cross_episode_batching=cross_episode_batching),
-        },
-    )
-    assert result.success
-    assert [e.passed for e in result.get_asset_check_evaluations()] == [True, True]
-    return result
-
-
 def test_the_asset_batches_across_a_shard_and_a_silent_or_corrupt_episode_fails_alone(home, tmp_path, model_batches):
     warehouse = WarehouseResource()
     corrupt = tmp_path / "corrupt.mp3"
@@ -184,11 +167,11 @@ def test_the_asset_batches_across_a_shard_and_a_silent_or_corrupt_episode_fails_
         ).rows()
         return segments, status
 
-    _materialize(cross_episode_batching=False)
+    materialize_transcripts(shards=1, cross_episode_batching=False)
     alone = tables()
     for table in ("transcripts", "transcript_status"):
         warehouse.execute(f"DELETE FROM {table} WHERE partition_date = ?", [DAY])
-    batched_run = _materialize(cross_episode_batching=True)
+    batched_run = materialize_transcripts(shards=1, cross_episode_batching=True)
     batched = tables()
 
     status = {row[0]: row for row in batched[1]}

@@ -54,14 +54,15 @@ def _add_episodes(warehouse: WarehouseResource, tmp_path) -> list[str]:
     return ids
 
 
-def _materialize(shards: int) -> dg.ExecuteInProcessResult:
+def materialize_transcripts(**transcriber) -> dg.ExecuteInProcessResult:
+    """The day's `transcripts` on CPU with these transcriber settings; the run and both checks must pass."""
     result = dg.materialize(
         [transcripts],
         partition_key=DAY.isoformat(),
         resources={
             "warehouse": WarehouseResource(),
             "media": MediaStoreResource(),
-            "transcriber": TranscriberResource(device="cpu", shards=shards),
+            "transcriber": TranscriberResource(device="cpu", **transcriber),
         },
     )
     assert result.success
@@ -86,13 +87,13 @@ def test_shards_give_the_tables_of_one_shard_and_reuse_a_shard_staged_by_a_faile
     warehouse = WarehouseResource()
     ids = _add_episodes(warehouse, tmp_path)
     assert sorted(shard_of(i, 3) for i in ids) == [0, 1]
-    one = _materialize(shards=1)
+    one = materialize_transcripts(shards=1)
     assert one.asset_materializations_for_node("transcripts")[0].metadata["episodes_asr"].value == 2
     reference = _tables(warehouse)
     assert len(reference[1]) == 2 and all(row[1] == "ok" for row in reference[1])
 
     _forget_day(warehouse)
-    three = _materialize(shards=3)
+    three = materialize_transcripts(shards=3)
     shard_steps = sorted(
         e.step_key for e in three.all_events if e.is_step_success and ".transcribe_shard[" in e.step_key
     )
@@ -109,7 +110,7 @@ def test_shards_give_the_tables_of_one_shard_and_reuse_a_shard_staged_by_a_faile
     )
     warehouse.execute(f"INSERT INTO {STAGED_STATUS} SELECT * FROM transcript_status WHERE episode_id = ?", [staged_id])
     _forget_day(warehouse)
-    again = _materialize(shards=3)
+    again = materialize_transcripts(shards=3)
     metadata = again.asset_materializations_for_node("transcripts")[0].metadata
     assert metadata["episodes_reused"].value == 1 and metadata["episodes_asr"].value == 1
     texts = warehouse.query("SELECT episode_id, text FROM transcripts ORDER BY episode_id, segment_index")
