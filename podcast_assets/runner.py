@@ -63,17 +63,19 @@ def run_day(
         _finish_canceled(instance, run_id)
         raise RunInterrupted(last_signal(), run_id if instance.has_run(run_id) else None) from None
     if signal_seen():
-        _finish_canceled(instance, run_id)
-        raise RunInterrupted(last_signal(), run_id)
+        succeeded = _finish_canceled(instance, run_id)
+        raise RunInterrupted(last_signal(), run_id, run_had_finished=succeeded)
     return result
 
 
-def _finish_canceled(instance: dg.DagsterInstance, run_id: str) -> None:
-    """After an interrupt: an unfinished or interrupted run ends CANCELED and holds no pool slot."""
+def _finish_canceled(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """After an interrupt: an unfinished or interrupted run ends CANCELED and holds no pool slot. True when the
+    run had already succeeded (the signal came after its last step), which stays SUCCESS."""
     run = instance.get_run_by_id(run_id)
     if run is not None and run.status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED):
         instance.report_run_canceled(run, "podcast-brief run was interrupted (SIGINT/SIGTERM): run canceled")
     free_run_slots(instance, run_id)
+    return run is not None and run.status == dg.DagsterRunStatus.SUCCESS
 
 
 def refresh_unpartitioned_sql(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult | None:

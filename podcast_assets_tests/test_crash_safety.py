@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
 from podcast_assets.demo.network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
 from podcast_assets.demo.server import SiteServer
-from podcast_assets.operations import pool_waits
+from podcast_assets.operations import interrupts, pool_waits
 from podcast_assets.operations.dead_runs import clear_dead_runs
 from podcast_assets.operations.deliveries import (
     UNKNOWN_AFTER_CRASH,
@@ -672,12 +673,63 @@ def test_a_step_waiting_for_a_slot_sleeps_names_the_holder_and_clears_it_once_de
         sleeper.kill()
         sleeper.wait()
     waiter.join(timeout=60)
-    assert not waiter.is_alive() and results[0].success
+    assert not waiter.is_alive(), "the run did not end within 60 s of the holder's death; it is at:\n" + "".join(
+        traceback.format_stack(sys._current_frames()[waiter.ident])
+    )
+    assert results[0].success
     messages = [entry.user_message for entry in instance.all_logs(results[0].run_id)]
     waiting = [m for m in messages if m.startswith("step _gpu_step is waiting for a slot")]
     assert f"held by run {holder}" in waiting[0] and f"pid {sleeper.pid}" in waiting[0] and "since" in waiting[0]
     assert any("its process is gone, marked failed, slot freed" in m for m in waiting)
     assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.FAILURE
+
+
+steps_started: list[str] = []
+
+
+class _DropsWhatItRaises:
+    """Python ignores an exception raised in `__del__` (or a weakref callback): a signal whose handler runs there
+    loses the interrupt Dagster raises, as the garbage collector can make happen at any moment."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+
+@dg.op
+def _signalled_step() -> int:
+    steps_started.append("signalled")
+    _DropsWhatItRaises()
+    return 1
+
+
+@dg.op
+def _next_step(value: int) -> int:
+    steps_started.append("next")
+    return value
+
+
+@dg.job
+def _two_step_job():
+    _next_step(_signalled_step())
+
+
+@pytest.fixture
+def fresh_signal_state():
+    interrupts.reset()
+    yield
+    interrupts.reset()
+
+
+def test_a_signal_whose_interrupt_python_dropped_still_cancels_before_the_next_step(instance, fresh_signal_state):
+    pool_waits.install()
+    steps_started.clear()
+    run_id = str(uuid.uuid4())
+    with interrupts.cancel_on_signal(instance, run_id, log=lambda _line: None):
+        result = _two_step_job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    assert steps_started == ["signalled"]
+    assert interrupts.last_signal() == signal.SIGTERM
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.CANCELED
+    assert not result.success
 
 
 def test_every_shipped_instance_config_monitors_runs_and_frees_slots(tmp_path):

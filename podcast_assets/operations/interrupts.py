@@ -28,11 +28,16 @@ _last_signal: list[int] = []
 class RunInterrupted(KeyboardInterrupt):
     """`podcast-brief run` was asked to stop (SIGINT or SIGTERM)."""
 
-    def __init__(self, signum: int | None, run_id: str | None = None) -> None:
+    def __init__(self, signum: int | None, run_id: str | None = None, run_had_finished: bool = False) -> None:
         self.signum = signum
         self.run_id = run_id
         name = signal.Signals(signum).name if signum else "an interrupt"
-        what = f"run {run_id} canceled, its pool slots freed" if run_id else "no run was in progress"
+        if not run_id:
+            what = "no run was in progress"
+        elif run_had_finished:
+            what = f"run {run_id} had finished every step before the signal took effect"
+        else:
+            what = f"run {run_id} canceled, its pool slots freed"
         super().__init__(f"stopped by {name}: {what}")
 
     @property

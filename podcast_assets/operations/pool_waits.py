@@ -11,7 +11,10 @@ whenever no step is in flight. Its log says only "Step blocked by limit for pool
 - once a minute per waiting step it logs which run holds the slot, which step, since when and in which process;
   a holder whose process is gone is marked failed and its slots freed on the spot (`dead_runs.clear_run`);
 - in the in-process executor a SIGINT/SIGTERM received while waiting ends the run as canceled (Dagster only
-  checks for it when a step starts, which a waiting run never does).
+  checks for it when a step starts, which a waiting run never does);
+- in the in-process executor no step starts once a SIGINT/SIGTERM was seen. Dagster raises the interrupt inside
+  the running step, but Python drops an exception raised in a weakref callback or `__del__`: a signal that lands
+  while the garbage collector runs one is lost, and the run would go on to SUCCESS (seen in CI).
 
 The patch is applied when `podcast_assets.definitions` is imported (every run worker and the CLI); dagster is
 pinned to 1.13.27 and `test_crash_safety` checks the patch is in place.
@@ -79,7 +82,7 @@ def install() -> None:
     from dagster._core.execution.plan.active import ActiveExecution, _pool_key_for_step
     from dagster._utils.interrupts import check_captured_interrupt
 
-    from podcast_assets.operations.interrupts import install_dagster_hook, wait_for_cancel_mark
+    from podcast_assets.operations.interrupts import install_dagster_hook, signal_seen, wait_for_cancel_mark
 
     install_dagster_hook()
     original = ActiveExecution.concurrency_event_iterator
@@ -87,11 +90,14 @@ def install() -> None:
         return
 
     def concurrency_event_iterator(self, plan_context):
+        in_process = isinstance(plan_context, PlanExecutionContext)
+        if in_process and signal_seen():
+            wait_for_cancel_mark()
+            raise DagsterExecutionInterruptedError("interrupted by a signal: no further step starts")
         yield from original(self, plan_context)
         claims = self._instance_concurrency_context
         if claims is None or not claims.has_pending_claims():
             return
-        in_process = isinstance(plan_context, PlanExecutionContext)
         if in_process and check_captured_interrupt():
             wait_for_cancel_mark()
             raise DagsterExecutionInterruptedError("interrupted while waiting for a pool slot")
