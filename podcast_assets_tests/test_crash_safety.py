@@ -596,8 +596,12 @@ def test_a_sending_row_left_by_a_dead_sender_is_not_resent(one_brief):
 @pytest.fixture
 def instance(tmp_path):
     (tmp_path / "dagster").mkdir()
+    # No compute log capture: its teardown stops `tail` subprocesses (up to 30 s each when one lingers), and these
+    # runs happen in a thread of the test process, where capturing the process-wide stdout is beside the point.
+    no_capture = {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
     with dg.instance_for_test(
-        temp_dir=str(tmp_path / "dagster"), overrides={"concurrency": {"pools": {"default_limit": 1}}}
+        temp_dir=str(tmp_path / "dagster"),
+        overrides={"concurrency": {"pools": {"default_limit": 1}}, "compute_logs": no_capture},
     ) as test_instance:
         yield test_instance
 
