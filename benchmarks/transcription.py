@@ -12,6 +12,9 @@ The demo day's ASR episodes (x`copies`: the same audio under new episode ids, a 
   model), as the daemon runs it;
 - sharded: `shards=N`, one CTranslate2 thread per shard step, the multiprocess executor running two steps at once.
 
+The raw engine and the per-episode baselines use whisperx's default pyannote VAD (the asset before round 4); the
+per-episode run and the sharded runs are then repeated with the silero VAD (`transcriber.vad`, CPU's default now).
+
 Each line gives the wall time of the whole asset (plan, shard steps and write, with process starts and model loads
 where the executor pays them) and the mean WER against the demo scripts, so speed is compared at equal WER.
 """
@@ -70,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 3], help="day sizes: copies of the demo day")
     parser.add_argument("--shards", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--pyannote-shards", action="store_true", help="also the sharded runs with pyannote")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="podcast-brief-bench-asr-"))
     os.environ["PODCAST_BRIEF_HOME"] = str(home)  # inherited by the executor's step processes
@@ -100,15 +104,15 @@ def main() -> None:
         str(model_dir), "cpu", compute_type="int8", language=language, vad_method="pyannote",
         local_files_only=True, threads=threads,
     )  # fmt: skip
-    in_process = TranscriberResource(device="cpu", shards=1)
+    in_process = TranscriberResource(device="cpu", shards=1, vad="pyannote")
     in_process.load()
     job = ReconstructableJob(
         ReconstructableRepository.for_module("benchmarks.transcription", "defs", working_directory=os.getcwd()),
         "bench_transcripts",
     )
 
-    def as_run(instance, shards: int, cpu_threads: int) -> None:
-        config = {"device": "cpu", "shards": shards, "cpu_threads": cpu_threads}
+    def as_run(instance, shards: int, cpu_threads: int, vad: str) -> None:
+        config = {"device": "cpu", "shards": shards, "cpu_threads": cpu_threads, "vad": vad}
         result = dg.execute_job(
             job,
             instance,
@@ -137,23 +141,37 @@ def main() -> None:
                     )  # fmt: skip
 
             ways = [
-                ("raw whisperx, 1 process x 2 threads", raw, None),
+                ("raw whisperx, 1 process x 2 threads (pyannote VAD)", raw, None),
                 (
-                    "per-episode asset in process (shards=1, 2 threads, model loaded)",
+                    "per-episode asset in process (pyannote VAD, shards=1, 2 threads, model loaded)",
                     lambda: dg.materialize(
                         [transcripts], partition_key=partition, resources={**resources, "transcriber": in_process}
                     ),
                     "wer",
                 ),
                 (
-                    "per-episode asset as a run (multiprocess, shards=1, 2 threads)",
-                    lambda: as_run(instance, 1, 0),
+                    "per-episode asset as a run (pyannote VAD, multiprocess, shards=1, 2 threads)",
+                    lambda: as_run(instance, 1, 0, "pyannote"),
                     "wer",
                 ),
                 *(
                     (
-                        f"sharded asset as a run (multiprocess, shards={n}, 1 thread each)",
-                        lambda n=n: as_run(instance, n, 1),
+                        f"sharded asset as a run (pyannote VAD, multiprocess, shards={n}, 1 thread each)",
+                        lambda n=n: as_run(instance, n, 1, "pyannote"),
+                        "wer",
+                    )
+                    for n in args.shards
+                    if args.pyannote_shards
+                ),
+                (
+                    "silero VAD: per-episode asset as a run (multiprocess, shards=1, 2 threads)",
+                    lambda: as_run(instance, 1, 0, "silero"),
+                    "wer",
+                ),
+                *(
+                    (
+                        f"silero VAD: sharded asset as a run (multiprocess, shards={n}, 1 thread each)",
+                        lambda n=n: as_run(instance, n, 1, "silero"),
                         "wer",
                     )
                     for n in args.shards

@@ -14,9 +14,21 @@ from podcast_assets_tests.conftest import real_fixture
 MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
 
 
-@pytest.fixture(scope="module")
-def transcriber() -> TranscriberResource:
-    return TranscriberResource(model="tiny.en", device="cpu")
+@pytest.fixture(scope="module", params=["pyannote", "silero"])
+def transcriber(request) -> TranscriberResource:
+    """Each test with both voice activity detectors: whisperx's pyannote (the default) and the packaged silero."""
+    return TranscriberResource(model="tiny.en", device="cpu", vad=request.param)
+
+
+def test_the_silero_vad_loads_offline_from_the_packaged_onnx_file():
+    from whisperx.vads import Pyannote
+
+    assert isinstance(TranscriberResource(model="tiny.en", device="cpu").load().vad_model, Pyannote)
+    silero = TranscriberResource(model="tiny.en", device="cpu", vad="silero").load().vad_model
+    assert type(silero).__name__ == "SileroOnnxVad"  # no torch.hub download
+    speech = silero({"waveform": decode_16k_mono(real_fixture("jfk.flac")), "sample_rate": 16_000})
+    assert speech and 0.0 <= speech[0].start < speech[-1].end <= 11.1
+    assert silero({"waveform": np.zeros(16_000 * 3, dtype=np.float32), "sample_rate": 16_000}) == []
 
 
 def test_demo_episode_word_error_rate_under_ten_percent(transcriber):

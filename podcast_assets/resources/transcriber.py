@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import numpy as np
@@ -16,6 +17,7 @@ from podcast_assets.core.atomic_files import atomic_concat, atomic_copy
 from podcast_assets.core.cross_episode_batching import AsrItem, transcribe_across_items
 from podcast_assets.core.transcript_formats import Segment
 from podcast_assets.resources.compute import DeviceChoice, resolve_device
+from podcast_assets.resources.silero_vad import silero_vad
 from podcast_assets.settings import home_dir
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "false"}
@@ -62,23 +64,24 @@ class Transcription:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str | None, threads: int):
+def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str | None, threads: int, vad: str):
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     import torch
     import whisperx
 
     if device == "cpu":
-        # The VAD runs on torch: held to the same threads as CTranslate2, or two shard processes with one thread
-        # each also run torch's default one-per-core OpenMP pool, and their spinning threads fight for the cores.
+        # The pyannote VAD runs on torch: held to the same threads as CTranslate2, or two shard processes with one
+        # thread each also run torch's default one-per-core OpenMP pool, and their threads fight for the cores.
         torch.set_num_threads(threads)
-    # The default pyannote VAD loads weights bundled in the whisperx wheel, so this works offline.
+    # pyannote's weights are bundled in the whisperx wheel, silero's ONNX file in faster-whisper's: both offline.
     return whisperx.load_model(
         model_dir,
         device,
         compute_type=compute_type,
         language=language,
         vad_method="pyannote",
+        vad_model=silero_vad() if vad == "silero" else None,
         local_files_only=True,
         threads=threads,
     )
@@ -109,6 +112,10 @@ class TranscriberResource(dg.ConfigurableResource):
     # Steps one day's transcription splits into (a stable hash of the episode id): each is a step the executor
     # can place on its own worker. Raise the `gpu` pool to the number of workers to run them side by side.
     shards: int = 2
+    # Voice activity detection: whisperx's `pyannote` (torch, on the device) or `silero` (ONNX, one CPU thread).
+    # On CPU silero transcribes ~1.5-2x faster (pyannote is ~40% of the time there), but its WER moved by -0.04 to
+    # +0.05 per network (BENCHMARKS.md, "Voice activity detection on CPU"): an option, not yet the default.
+    vad: Literal["pyannote", "silero"] = "pyannote"
     align_model_path: str | None = None
     diarization_model_path: str | None = None
     # Prompt whisper with the show and episode title and description (QUALITY.md has the WER with and without).
@@ -146,6 +153,7 @@ class TranscriberResource(dg.ConfigurableResource):
             self.resolved_compute_type(),
             forced_language or self.language,
             self.cpu_threads or os.cpu_count() or 1,
+            self.vad,
         )
 
     def transcribe(self, audio_16k: np.ndarray, prompt: str | None = None) -> Transcription:
