@@ -35,6 +35,9 @@ from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.deployment import local_resources
 
+# The two baselines every row is compared with: today's asset in process and as a run, both with pyannote.
+IN_PROCESS_BASELINE = "per-episode asset in process (pyannote VAD, shards=1, 2 threads, model loaded)"
+RUN_BASELINE = "per-episode asset as a run (pyannote VAD, multiprocess, shards=1, 2 threads)"
 bench_job = dg.define_asset_job("bench_transcripts", selection=dg.AssetSelection.assets(transcripts))
 # Loaded again by every step process of the multiprocess executor (hence module scope).
 defs = dg.Definitions(assets=[episodes, transcripts], jobs=[bench_job], resources=local_resources())
@@ -140,42 +143,35 @@ def main() -> None:
                         chunk_size=in_process.chunk_size_s, language=language,
                     )  # fmt: skip
 
+            def runs_with(vad: str, shard_counts) -> list:
+                """The per-episode run (2 threads) and a sharded run per count (1 thread per shard), with `vad`."""
+                return [
+                    (
+                        f"per-episode asset as a run ({vad} VAD, multiprocess, shards=1, 2 threads)",
+                        lambda: as_run(instance, 1, 0, vad),
+                        "wer",
+                    ),
+                    *(
+                        (
+                            f"sharded asset as a run ({vad} VAD, multiprocess, shards={n}, 1 thread each)",
+                            lambda n=n: as_run(instance, n, 1, vad),
+                            "wer",
+                        )
+                        for n in shard_counts
+                    ),
+                ]
+
             ways = [
                 ("raw whisperx, 1 process x 2 threads (pyannote VAD)", raw, None),
                 (
-                    "per-episode asset in process (pyannote VAD, shards=1, 2 threads, model loaded)",
+                    IN_PROCESS_BASELINE,
                     lambda: dg.materialize(
                         [transcripts], partition_key=partition, resources={**resources, "transcriber": in_process}
                     ),
                     "wer",
                 ),
-                (
-                    "per-episode asset as a run (pyannote VAD, multiprocess, shards=1, 2 threads)",
-                    lambda: as_run(instance, 1, 0, "pyannote"),
-                    "wer",
-                ),
-                *(
-                    (
-                        f"sharded asset as a run (pyannote VAD, multiprocess, shards={n}, 1 thread each)",
-                        lambda n=n: as_run(instance, n, 1, "pyannote"),
-                        "wer",
-                    )
-                    for n in args.shards
-                    if args.pyannote_shards
-                ),
-                (
-                    "silero VAD: per-episode asset as a run (multiprocess, shards=1, 2 threads)",
-                    lambda: as_run(instance, 1, 0, "silero"),
-                    "wer",
-                ),
-                *(
-                    (
-                        f"silero VAD: sharded asset as a run (multiprocess, shards={n}, 1 thread each)",
-                        lambda n=n: as_run(instance, n, 1, "silero"),
-                        "wer",
-                    )
-                    for n in args.shards
-                ),
+                *runs_with("pyannote", args.shards if args.pyannote_shards else []),
+                *runs_with("silero", args.shards),
             ]
             for name, run, wer in ways:
                 _forget_transcripts(warehouse, DEMO_DAY)
@@ -193,8 +189,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for size, name, seconds, wer in rows:
         same_day = {n: s for d, n, s, _ in rows if d == size}
-        in_process_s = next(s for n, s in same_day.items() if n.startswith("per-episode asset in process"))
-        run_s = next(s for n, s in same_day.items() if n.startswith("per-episode asset as a run"))
+        in_process_s = same_day[IN_PROCESS_BASELINE]
+        run_s = same_day[RUN_BASELINE]
         wer_text = f"{wer:.3f}" if wer is not None else "n/a"
         print(
             f"| {size} | {name} | {seconds:.2f} | {in_process_s / seconds:.2f}x | {run_s / seconds:.2f}x | {wer_text} |"
