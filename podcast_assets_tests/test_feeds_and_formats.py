@@ -24,13 +24,15 @@ def test_podcasting_2_0_example_feed_parses_items_enclosures_and_transcripts():
         "https://example.com/file-01.mp3",
     ]
     assert feed.items[0].audio_type == "audio/mpeg"
-    # feedparser alone keeps only the last podcast:transcript of an item; we keep both and prefer the timed one.
+    # feedparser alone keeps only the last podcast:transcript of an item; we keep both. The VTT is Spanish captions
+    # of an en-US feed: the English full transcript is the one used, though it is untimed.
     first = feed.items[0]
     assert {(t.url, t.type) for t in first.transcripts} == {
         ("https://example.com/ep3/transcript.txt", "text/plain"),
         ("https://example.com/episode1/transcript.vtt", "text/vtt"),
     }
-    assert first.best_transcript().type == "text/vtt"
+    assert first.best_transcript().url == "https://example.com/ep3/transcript.txt"
+    assert first.language == "en-US"
     assert feed.items[2].best_transcript().url == "https://example.com/ep1/transcript.txt"
     assert feed.items[0].published_at == dt.datetime(2020, 10, 9, 4, 30, 38, tzinfo=dt.UTC)
 

@@ -15,11 +15,12 @@ from podcast_assets.core.credits import (
     ItemCredits,
     Person,
     chapter_at,
-    credits_by_item,
+    credits_by_key,
     parse_chapters,
     speaker_name,
 )
-from podcast_assets.core.rss import read_xml
+from podcast_assets.core.feed_cache import read_cached_feed
+from podcast_assets.core.rss import parse_feed
 from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.partitions import daily_partitions
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
@@ -37,14 +38,22 @@ PERSON_SCHEMA = {
 CREDIT_SCHEMA = {"partition_date": pl.Date, "insight_id": pl.String, "chapter": pl.String, "speaker": pl.String}
 
 
-def _feed_credits(catalog: CatalogResource, feed_urls: list[str]) -> dict[str, dict[str, ItemCredits]]:
-    """Per feed, the credits of its items, read from the copy `episodes` just cached (no second fetch)."""
+def _feed_credits(
+    context: dg.AssetExecutionContext, catalog: CatalogResource, feed_urls: list[str]
+) -> dict[str, dict[str, ItemCredits]]:
+    """Per feed, the credits of its items, read from the copy `episodes` just cached (no second fetch). A cached
+    feed that cannot be read again is logged and its episodes go without credits; the other feeds keep theirs."""
     rows = catalog.rows(sa.select(feeds_table.c.feed_url, feeds_table.c.cache_path))
     found = {}
     for row in rows:
         path = Path(row["cache_path"]) if row["feed_url"] in feed_urls and row["cache_path"] else None
-        if path is not None and path.exists():
-            found[row["feed_url"]] = credits_by_item(read_xml(path.read_bytes())[0])
+        if path is None or not path.exists():
+            continue
+        try:
+            document, content_type = read_cached_feed(path)
+            found[row["feed_url"]] = credits_by_key(parse_feed(document, row["feed_url"], content_type))
+        except Exception as error:  # one feed's credits never fail the day's
+            context.log.warning(f"credits of feed {row['feed_url']} skipped: {type(error).__name__}: {error}")
     return found
 
 
@@ -65,7 +74,7 @@ def episode_credits(
     episodes = warehouse.query(
         "SELECT episode_id, feed_url, guid, audio_url FROM episodes WHERE partition_date = ? AND status = 'ok'", [day]
     )
-    by_feed = _feed_credits(catalog, episodes["feed_url"].unique().to_list())
+    by_feed = _feed_credits(context, catalog, episodes["feed_url"].unique().to_list())
     chapters, persons, failures = [], [], {}
     for episode in episodes.to_dicts():
         items = by_feed.get(episode["feed_url"], {})
@@ -73,6 +82,7 @@ def episode_credits(
         if credits is None:
             continue
         persons += [{"partition_date": day, "episode_id": episode["episode_id"], **_person(p)} for p in credits.persons]
+        found = credits.inline_chapters
         if credits.chapters_url:
             try:
                 document = http.fetch_feed(credits.chapters_url).body or b""
@@ -80,7 +90,7 @@ def episode_credits(
             except (DownloadError, ChaptersError) as error:
                 failures[episode["episode_id"]] = str(error)
                 context.log.warning(f"chapters of {episode['episode_id']} skipped: {error}")
-                continue
+        if found:
             chapters += [
                 {"partition_date": day, "episode_id": episode["episode_id"], "start_s": c.start_s, "title": c.title}
                 for c in found

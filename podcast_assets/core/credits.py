@@ -6,15 +6,22 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element
 
-from podcast_assets.core.links import safe_link
-from podcast_assets.core.rss import ATOM_NS, PODCAST_NS, _guid, _url
-from podcast_assets.core.untrusted_text import one_line
+from podcast_assets.core.podcast_namespace import MAX_CHAPTERS, Chapter, Person
+from podcast_assets.core.rss import ParsedFeed
+from podcast_assets.core.untrusted_text import NAME_MAX_CHARS, one_line
 
-MAX_CHAPTERS = 500
-MAX_PERSONS = 50
-NAME_MAX_CHARS = 200
+# Chapter and Person are defined with the feed tags they are read from; re-exported for the credits code.
+__all__ = [
+    "Chapter",
+    "ChaptersError",
+    "ItemCredits",
+    "Person",
+    "chapter_at",
+    "credits_by_key",
+    "parse_chapters",
+    "speaker_name",
+]
 # Generic voice labels a publisher transcript may use for the people the feed names.
 _GENERIC_SPEAKERS = {"host": "host", "guest": "guest", "speaker 1": "host", "speaker 2": "guest"}
 
@@ -23,24 +30,11 @@ class ChaptersError(ValueError):
     """A chapters file that is not the Podcasting 2.0 JSON chapters format."""
 
 
-@dataclass(frozen=True)
-class Chapter:
-    start_s: float
-    title: str
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    role: str = "host"  # the namespace's defaults: role host, group cast
-    group: str = "cast"
-    href: str | None = None
-
-
 @dataclass
 class ItemCredits:
     chapters_url: str | None = None
     persons: list[Person] = field(default_factory=list)
+    inline_chapters: list[Chapter] = field(default_factory=list)  # used when there is no JSON file, or it fails
 
 
 def parse_chapters(document: bytes) -> list[Chapter]:
@@ -63,36 +57,14 @@ def parse_chapters(document: bytes) -> list[Chapter]:
     return sorted(chapters, key=lambda c: c.start_s)[:MAX_CHAPTERS]
 
 
-def _persons(elements) -> list[Person]:
-    persons = []
-    for element in elements:
-        name = one_line(element.text, NAME_MAX_CHARS)
-        if name:
-            role = (one_line(element.get("role"), 100) or "host").lower()
-            group = (one_line(element.get("group"), 100) or "cast").lower()
-            persons.append(Person(name, role, group, safe_link(element.get("href"))))
-    return persons[:MAX_PERSONS]
-
-
-def credits_by_item(root: Element | None) -> dict[str, ItemCredits]:
-    """Chapters link and persons of every item, keyed by guid and by enclosure URL (as `rss.parse_feed` keys
-    transcripts). The channel's persons apply to items that name none."""
-    if root is None:
-        return {}
-    channel = root.find("channel")
-    show_persons = _persons(channel.findall(f"{{{PODCAST_NS}}}person")) if channel is not None else []
+def credits_by_key(feed: ParsedFeed) -> dict[str, ItemCredits]:
+    """Chapters (a JSON file's link, or the feed's inline chapters) and persons of every item, keyed by guid and
+    by enclosure URL, as `episodes` stores them (the channel's persons stand in for items that name none)."""
     found: dict[str, ItemCredits] = {}
-    for item in list(root.iter("item")) + list(root.iter(f"{{{ATOM_NS}}}entry")):
-        chapters = [
-            _url(e.get("url")) for e in item.iter(f"{{{PODCAST_NS}}}chapters") if "json" in (e.get("type") or "")
-        ]
-        persons = _persons(item.iter(f"{{{PODCAST_NS}}}person")) or show_persons
-        credits = ItemCredits(next(filter(None, chapters), None), persons)
-        enclosure = item.find("enclosure")
-        keys = [_guid(item.findtext("guid")), _guid(item.findtext(f"{{{ATOM_NS}}}id"))]
-        keys.append(_url(enclosure.get("url")) if enclosure is not None else None)
-        for key in filter(None, keys):
-            found[key] = credits
+    for item in feed.items:
+        credits = ItemCredits(item.chapters_url, list(item.persons), list(item.chapters))
+        for key in filter(None, (item.guid, item.audio_url)):
+            found.setdefault(key, credits)
     return found
 
 

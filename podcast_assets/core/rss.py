@@ -1,9 +1,11 @@
-"""Feed parsing: RSS 2.0, Atom, iTunes and Podcasting 2.0 (`podcast:transcript`) into plain episode records.
+"""Feed parsing: RSS 0.9x/1.0/2.0, Atom, iTunes, Media RSS and Podcasting 2.0 into plain episode records.
 
-Feeds are third-party input. The XML is read with defusedxml first: a feed that declares entities (billion
-laughs, external entities) is never expanded, its DOCTYPE is dropped and its items salvaged; a feed that is not
-well-formed XML (truncated, stray bytes) keeps whatever items feedparser can salvage. Either way the feed carries
-a `problem` (recorded as the feed's error). Text fields are one line, free of control characters and bounded.
+Feeds are third-party input, and the world's feeds are rarely clean. The bytes are decoded first (`feed_encoding`:
+byte order mark, HTTP charset, XML declaration, detection), then read as XML without expanding any entity
+(`feed_xml`: a feed that declares entities loses its DOCTYPE; one that is not well-formed is recovered by a
+lenient parser), then by feedparser, which is told the feed's URL and headers. Whatever was wrong is the feed's
+`problem` (recorded as its error) and the readable items are kept. Text fields are plain text (HTML unescaped,
+tags dropped) on one bounded line; they are escaped only by the renderer that shows them.
 """
 
 from __future__ import annotations
@@ -11,25 +13,35 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
-import html
-import re
 import xml.sax
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
-import defusedxml
-import defusedxml.ElementTree as safe_xml
 import feedparser
 
+from podcast_assets.core.feed_encoding import decode_feed
+from podcast_assets.core.feed_xml import read_feed_xml
 from podcast_assets.core.links import safe_link
+from podcast_assets.core.podcast_namespace import (
+    Chapter,
+    ItemTags,
+    Person,
+    TranscriptLink,
+    absolute_url,
+    channel_persons,
+    feedparser_prefixes,
+    merged,
+    plain_text,
+    tags_of_element,
+    tags_of_entry,
+)
 from podcast_assets.core.untrusted_text import ID_MAX_CHARS, URL_MAX_CHARS, one_line
 
 DESCRIPTION_MAX_CHARS = 2000
-
-PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
-# Preference when an item offers several transcripts: timed formats first.
+# Preference when an item offers several transcripts in its language: timed formats first.
 TRANSCRIPT_TYPE_RANK = {
     "text/vtt": 0,
     "application/x-subrip": 1,
@@ -39,6 +51,13 @@ TRANSCRIPT_TYPE_RANK = {
     "text/html": 3,
     "text/plain": 4,
 }
+AUDIO_EXTENSIONS = {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac", ".mpga", ".mp2"}
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv"}
+# Types an enclosure can have and still be worth probing (servers often say nothing useful).
+_GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/x-octet-stream"}
+
+
+_ITEM_TAGS = {"item", "{http://purl.org/rss/1.0/}item", f"{{{ATOM_NS}}}entry"}
 
 
 class FeedParseError(ValueError):
@@ -46,11 +65,10 @@ class FeedParseError(ValueError):
 
 
 @dataclass(frozen=True)
-class TranscriptLink:
+class Enclosure:
     url: str
-    type: str
-    language: str | None = None
-    rel: str | None = None
+    type: str | None
+    length: int | None
 
 
 @dataclass
@@ -65,17 +83,41 @@ class FeedItem:
     transcripts: list[TranscriptLink] = field(default_factory=list)
     problem: str | None = None  # why this item cannot become an episode, if it cannot
     description: str | None = None  # show notes as plain text, one line (prompts ASR with the show's terms)
+    language: str | None = None  # the item's or else the channel's language
+    enclosures: list[Enclosure] = field(default_factory=list)  # every enclosure / Media RSS file, document order
+    audio_alternatives: list[Enclosure] = field(default_factory=list)  # to probe, in order, if the chosen is not audio
+    chapters_url: str | None = None  # a Podcasting 2.0 JSON chapters file
+    chapters: list[Chapter] = field(default_factory=list)  # chapters written in the feed itself
+    persons: list[Person] = field(default_factory=list)
 
     def best_transcript(self) -> TranscriptLink | None:
+        """The transcript in the episode's language (or of unstated language), a full transcript before captions,
+        then timed formats first."""
         ranked = [t for t in self.transcripts if t.type in TRANSCRIPT_TYPE_RANK]
-        return min(ranked, key=lambda t: TRANSCRIPT_TYPE_RANK[t.type]) if ranked else None
+        if not ranked:
+            return None
+        return min(
+            ranked,
+            key=lambda t: (
+                not _same_language(t.language, self.language),
+                (t.rel or "").lower() == "captions",
+                TRANSCRIPT_TYPE_RANK[t.type],
+            ),
+        )
 
 
 @dataclass
 class ParsedFeed:
     title: str | None
     items: list[FeedItem]
-    problem: str | None = None  # feed-level error (not well-formed, unsafe XML); the items are what was salvaged
+    problem: str | None = None  # feed-level error (encoding, broken or unsafe XML); the items are what was salvaged
+    encoding: str | None = None
+
+
+def _same_language(transcript_language: str | None, episode_language: str | None) -> bool:
+    if not transcript_language or not episode_language:
+        return True
+    return transcript_language.lower().split("-")[0] == episode_language.lower().split("-")[0]
 
 
 def episode_id_for(feed_url: str, guid: str | None, audio_url: str | None, fallback: str = "") -> str:
@@ -85,10 +127,15 @@ def episode_id_for(feed_url: str, guid: str | None, audio_url: str | None, fallb
 
 
 def _published(entry: feedparser.FeedParserDict) -> dt.datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return None
-    return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+    """The publication (else update) time in UTC; None when absent or outside what a timestamp holds (year 0)."""
+    for key in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+            except (OverflowError, ValueError, OSError, TypeError):
+                continue
+    return None
 
 
 def _url(value: str | None) -> str | None:
@@ -109,134 +156,170 @@ def _guid(value: str | None) -> str | None:
 
 def _length(value: object) -> int | None:
     text = str(value or "").strip()[:20]
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _enclosure(entry: feedparser.FeedParserDict) -> tuple[str | None, str | None, int | None, bool]:
-    """(url, type, length, too_long) of the item's first enclosure."""
-    for enclosure in entry.get("enclosures", []):
-        href = enclosure.get("href") or enclosure.get("url")
-        if href:
-            url = _url(href)
-            return url, one_line(enclosure.get("type"), 100), _length(enclosure.get("length")), url is None
-    return None, None, None, False
+def _media_type(value: object) -> str | None:
+    kind = (one_line(str(value or ""), 100) or "").split(";")[0].strip().lower()
+    return kind or None
 
 
-_SUBSET_END = re.compile(rb"\]\s*>")
+def _extension(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).suffix.lower() if "://" in url else PurePosixPath(url).suffix.lower()
 
 
-def _plain_text(markup: str | None) -> str | None:
-    """Show notes without their markup, as one bounded line (feedparser has already sanitized the HTML)."""
-    if not markup:
-        return None
-    return one_line(html.unescape(re.sub(r"<[^>]{0,2000}>", " ", str(markup)[:40_000])), DESCRIPTION_MAX_CHARS)
+def _audio_rank(enclosure: Enclosure, medium: str | None = None) -> int | None:
+    """How likely an enclosure is the episode's audio (0 best), None for what is certainly not (a cover image)."""
+    kind, extension = enclosure.type or "", _extension(enclosure.url)
+    if kind.startswith("audio/") or medium == "audio":
+        return 0
+    if extension in AUDIO_EXTENSIONS and (kind in _GENERIC_TYPES or kind.startswith("video/")):
+        return 1
+    if kind.startswith("video/") or medium == "video" or (kind in _GENERIC_TYPES and extension in VIDEO_EXTENSIONS):
+        return 2  # the audio track of a video episode
+    if kind in _GENERIC_TYPES and medium in (None, ""):
+        return 3  # nothing said: probed when downloaded
+    return None
 
 
-def _without_doctype(document: bytes) -> bytes:
-    """The document minus its DOCTYPE declaration (internal subset included), found in linear time."""
-    start = document.find(b"<!DOCTYPE")
-    if start < 0:
-        return document
-    bracket, close = document.find(b"[", start), document.find(b">", start)
-    if bracket != -1 and (close == -1 or bracket < close):
-        subset_end = _SUBSET_END.search(document, bracket)
-        end = subset_end.end() if subset_end else len(document)
-    else:
-        end = close + 1 if close != -1 else len(document)
-    return document[:start] + document[end:]
-
-
-def read_xml(document: bytes) -> tuple[Element | None, bytes, str | None]:
-    """(root, document to hand to feedparser, problem). Entities are never expanded: a document that declares
-    any loses its DOCTYPE (and so the declarations), and says so."""
-    try:
-        return safe_xml.fromstring(document), document, None
-    except defusedxml.DefusedXmlException as error:
-        stripped = _without_doctype(document)
-        problem = (
-            f"unsafe XML: the feed declares XML entities ({type(error).__name__}); they were not expanded "
-            "(possible entity-expansion bomb or external entity), items read without them"
-        )
-        try:
-            root = safe_xml.fromstring(stripped)
-        except (safe_xml.ParseError, defusedxml.DefusedXmlException):
-            root = None
-        return root, stripped, problem
-    except safe_xml.ParseError as error:
-        return None, document, f"not well-formed XML ({error}); items salvaged where possible"
-
-
-def _transcripts_by_item(root: Element | None) -> dict[str, list[TranscriptLink]]:
-    """feedparser keeps only the last `podcast:transcript` of an item, so read them from the XML itself.
-
-    Keyed by guid (RSS) / id (Atom), and by enclosure URL for items without one.
-    """
-    if root is None:
-        return {}
-    found: dict[str, list[TranscriptLink]] = {}
-    items = list(root.iter("item")) + list(root.iter(f"{{{ATOM_NS}}}entry"))
-    for item in items:
-        links = [
-            TranscriptLink(
-                url=_url(element.get("url")) or "",
-                type=(element.get("type") or "")[:100].split(";")[0].strip().lower(),
-                language=one_line(element.get("language"), 35),
-                rel=one_line(element.get("rel"), 100),
-            )
-            for element in item.iter(f"{{{PODCAST_NS}}}transcript")
-            if _url(element.get("url"))
-        ]
-        if not links:
+def _enclosures(entry: feedparser.FeedParserDict, base_url: str | None) -> tuple[list[Enclosure], list[int], bool]:
+    """(every file the item points at, their audio ranks, whether a URL was too long). RSS/Atom enclosures first,
+    then Media RSS `media:content` (used when the enclosures hold no audio)."""
+    found: list[Enclosure] = []
+    ranks: list[int | None] = []
+    too_long = False
+    sources = [(e, None) for e in entry.get("enclosures", [])]
+    sources += [(m, m.get("medium")) for m in entry.get("media_content", []) if isinstance(m, dict)]
+    for source, medium in sources:
+        href = source.get("href") or source.get("url")
+        if not href:
             continue
-        keys = [item.findtext("guid"), item.findtext(f"{{{ATOM_NS}}}id")]
-        enclosure = item.find("enclosure")
-        if enclosure is not None:
-            keys.append(enclosure.get("url"))
-        for element in item.iter(f"{{{ATOM_NS}}}link"):
-            if element.get("rel") == "enclosure":
-                keys.append(element.get("href"))
-        for key in keys:
-            if key:
-                found[key.strip()] = links
+        url = absolute_url(href, base_url)
+        if url is None:
+            too_long = too_long or len(str(href).strip()) > URL_MAX_CHARS
+            continue
+        if any(e.url == url for e in found):
+            continue
+        enclosure = Enclosure(
+            url, _media_type(source.get("type")), _length(source.get("length") or source.get("filesize"))
+        )
+        found.append(enclosure)
+        ranks.append(_audio_rank(enclosure, one_line(str(medium), 20) if medium else None))
+    return found, ranks, too_long
+
+
+def _choose_audio(enclosures: list[Enclosure], ranks: list[int | None]) -> list[Enclosure]:
+    """The audio candidates, best first (stable: the feed's order within a rank)."""
+    candidates = [(rank, index) for index, rank in enumerate(ranks) if rank is not None]
+    return [enclosures[index] for _, index in sorted(candidates)]
+
+
+def _item_keys(element, base_url: str | None) -> list[str]:
+    keys = [_guid(element.findtext("guid")), _guid(element.findtext(f"{{{ATOM_NS}}}id"))]
+    enclosure = element.find("enclosure")
+    if enclosure is not None:
+        keys.append(absolute_url(enclosure.get("url"), base_url))
+    return [key for key in keys if key]
+
+
+def _tags_by_entry(root, entries: list, base_url: str | None) -> list[ItemTags | None]:
+    """The tree's tags for each feedparser entry: by position when the tree holds as many items as feedparser
+    found (both read the document in order), else by guid / enclosure URL."""
+    if root is None:
+        return [None] * len(entries)
+    elements = [element for element in root.iter() if element.tag in _ITEM_TAGS]
+    channel = root if root.tag == f"{{{ATOM_NS}}}feed" else root.find("channel")
+    show_persons = channel_persons(channel)
+    tags = []
+    for element in elements:
+        item_tags = tags_of_element(element, base_url)
+        item_tags.persons = item_tags.persons or show_persons
+        tags.append(item_tags)
+    if len(elements) == len(entries):
+        return tags
+    by_key = {key: tag for element, tag in zip(elements, tags, strict=True) for key in _item_keys(element, base_url)}
+    found: list[ItemTags | None] = []
+    for entry in entries:
+        audio = next((absolute_url(e.get("href"), base_url) for e in entry.get("enclosures", [])), None)
+        found.append(by_key.get(_guid(entry.get("id")) or "") or by_key.get(audio or ""))
     return found
 
 
-def parse_feed(document: bytes) -> ParsedFeed:
-    """Parse a feed document. Raises FeedParseError when it holds no feed at all; a feed with salvageable items
-    but broken or unsafe XML is returned with `problem` set."""
-    root, readable, problem = read_xml(document)
-    parsed = feedparser.parse(readable)
+def _response_headers(url: str | None) -> dict[str, str]:
+    # The document handed over is UTF-8 (decode_feed rewrote its declaration); the URL resolves relative links.
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if url:
+        headers["content-location"] = url
+    return headers
+
+
+def parse_feed(document: bytes, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed document fetched from `url` with the response's `content_type`. Raises FeedParseError when it
+    holds no feed at all; a feed with salvageable items but a bad encoding or broken or unsafe XML is returned
+    with `problem` set."""
+    decoded = decode_feed(document, content_type)
+    tree = read_feed_xml(decoded.utf8)
+    problems = [p for p in (decoded.problem, tree.problem) if p]
+    parsed = feedparser.parse(
+        tree.for_feedparser, response_headers=_response_headers(url), resolve_relative_uris=True, sanitize_html=True
+    )
     if parsed.bozo and not parsed.entries and not parsed.feed.get("title"):
-        reason = problem or parsed.get("bozo_exception") or "not a feed"
+        reason = "; ".join(problems) or parsed.get("bozo_exception") or "not a feed"
         raise FeedParseError(f"malformed feed: {reason}")
     if not parsed.get("version") and not parsed.entries:
         raise FeedParseError("not an RSS or Atom feed")
-    if problem is None and parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
-        problem = f"not well-formed XML ({parsed.bozo_exception}); items salvaged where possible"
-    transcripts = _transcripts_by_item(root)
-    items = []
-    for entry in parsed.entries:
-        audio_url, audio_type, audio_length, url_too_long = _enclosure(entry)
-        guid = _guid(entry.get("id"))
-        item = FeedItem(
-            guid=guid,
-            title=one_line(entry.get("title")),
-            link=safe_link(entry.get("link")),
-            published_at=_published(entry),
-            audio_url=audio_url,
-            audio_type=audio_type,
-            audio_length=audio_length,
-            transcripts=transcripts.get(guid or "", []) or transcripts.get(audio_url or "", []),
-            description=_plain_text(entry.get("summary")),
-        )
-        if item.published_at is None:
-            item.problem = "malformed item: no parseable publication date"
-        elif url_too_long:
-            item.problem = f"malformed item: enclosure URL longer than {URL_MAX_CHARS} characters"
-        elif not audio_url:
-            item.problem = "malformed item: no audio enclosure"
-        items.append(item)
-    return ParsedFeed(title=one_line(parsed.feed.get("title")), items=items, problem=problem)
+    if tree.problem is None and parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
+        problems.append(f"not well-formed XML ({parsed.bozo_exception}); items salvaged where possible")
+    channel_language = one_line(parsed.feed.get("language"), 35)
+    tags = _tags_by_entry(tree.root, parsed.entries, url)
+    prefixes = feedparser_prefixes(parsed.get("namespaces") or {})
+    items = [
+        _item(entry, item_tags, url, channel_language, prefixes)
+        for entry, item_tags in zip(parsed.entries, tags, strict=True)
+    ]
+    return ParsedFeed(
+        title=plain_text(parsed.feed.get("title")),
+        items=items,
+        problem="; ".join(problems) or None,
+        encoding=decoded.encoding,
+    )
+
+
+def _item(
+    entry: feedparser.FeedParserDict,
+    tree_tags: ItemTags | None,
+    url: str | None,
+    language: str | None,
+    prefixes: set[str],
+) -> FeedItem:
+    enclosures, ranks, url_too_long = _enclosures(entry, url)
+    audio = _choose_audio(enclosures, ranks)
+    tags = merged(tree_tags, tags_of_entry(entry, url, prefixes))
+    chosen = audio[0] if audio else None
+    item = FeedItem(
+        guid=_guid(entry.get("id")),
+        title=plain_text(entry.get("title")),
+        link=safe_link(absolute_url(entry.get("link"), url)),
+        published_at=_published(entry),
+        audio_url=chosen.url if chosen else None,
+        audio_type=chosen.type if chosen else None,
+        audio_length=chosen.length if chosen else None,
+        transcripts=tags.transcripts,
+        description=plain_text(entry.get("summary"), DESCRIPTION_MAX_CHARS),
+        language=one_line(entry.get("language"), 35) or language,
+        enclosures=enclosures,
+        audio_alternatives=audio[1:],
+        chapters_url=tags.chapters_url,
+        chapters=tags.chapters,
+        persons=tags.persons,
+    )
+    if item.published_at is None:
+        item.problem = "malformed item: no parseable publication date"
+    elif url_too_long and not chosen:
+        item.problem = f"malformed item: enclosure URL longer than {URL_MAX_CHARS} characters"
+    elif not chosen:
+        item.problem = "malformed item: no audio enclosure" + (" (only non-audio files)" if enclosures else "")
+    return item
 
 
 def items_published_on(feed: ParsedFeed, day: dt.date) -> list[FeedItem]:

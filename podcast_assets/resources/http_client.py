@@ -62,6 +62,7 @@ class FeedResponse:
     body: bytes | None  # None on 304 Not Modified
     etag: str | None
     last_modified: str | None
+    content_type: str | None = None  # the response's Content-Type (its charset decides how the feed decodes)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class HttpClientResource(dg.ConfigurableResource):
                 bytes(body),
                 response.headers.get("ETag"),
                 response.headers.get("Last-Modified"),
+                response.headers.get("Content-Type"),
             )
 
     def download_audio(self, url: str, destination: Path) -> Download:
