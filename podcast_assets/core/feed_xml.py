@@ -66,7 +66,8 @@ def _recovered(document: bytes):
     if root is None or root.tag not in _FEED_ROOTS:
         start = _FEED_START.search(document)
         if start is not None and start.start() > 0:
-            root = _recover(document[start.start() :]) or root
+            inner = _recover(document[start.start() :])
+            root = inner if inner is not None else root
     return root
 
 

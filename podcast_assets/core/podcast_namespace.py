@@ -63,10 +63,13 @@ class ItemTags:
     chapters: list[Chapter] = field(default_factory=list)  # inline (Podlove Simple Chapters)
 
 
-def plain_text(value: Any, max_chars: int = 1_000) -> str | None:
-    """Markup-free, entity-free text on one line: tags dropped, entities decoded once."""
+def plain_text(value: Any, max_chars: int = 1_000, media_type: str | None = "text/html") -> str | None:
+    """The text of a field on one line. HTML (or XHTML, or a field of unknown type) loses its comments and tags
+    and has its entities decoded, once; a field the feed marks as plain text is already text and stays as is."""
     if value is None:
         return None
+    if media_type and "html" not in media_type.lower():
+        return one_line(str(value), max_chars)
     text = html.unescape(_TAG.sub(" ", _COMMENT.sub(" ", str(value)[: max_chars * 4 + 64])))
     # What still looks like an entity is one no decoder knows (`&doesnotexist;`): it stands for nothing.
     return one_line(_UNDEFINED_ENTITY.sub("", text), max_chars)

@@ -245,12 +245,18 @@ def _tags_by_entry(root, entries: list, base_url: str | None) -> list[ItemTags |
     return found
 
 
-def _response_headers(url: str | None) -> dict[str, str]:
-    # The document handed over is UTF-8 (decode_feed rewrote its declaration); the URL resolves relative links.
-    headers = {"content-type": "application/xml; charset=utf-8"}
-    if url:
-        headers["content-location"] = url
-    return headers
+def _text(container: dict, key: str, max_chars: int = 1_000) -> str | None:
+    """A text construct as plain text, by the type feedparser found for it (`title_detail`...)."""
+    detail = container.get(f"{key}_detail")
+    media_type = detail.get("type") if isinstance(detail, dict) else None
+    return plain_text(container.get(key), max_chars, media_type or "text/html")
+
+
+# The document handed to feedparser is UTF-8 (decode_feed rewrote its declaration), and it is told so. It is not
+# told the feed's URL: it would resolve relative guids and Atom ids against it, and an episode's id must not
+# change with the address a feed is fetched from. Links, enclosures, transcripts and chapters are resolved
+# against the feed's URL here instead (podcast_namespace.absolute_url).
+_FEEDPARSER_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
 def parse_feed(document: bytes, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
@@ -261,7 +267,7 @@ def parse_feed(document: bytes, url: str | None = None, content_type: str | None
     tree = read_feed_xml(decoded.utf8)
     problems = [p for p in (decoded.problem, tree.problem) if p]
     parsed = feedparser.parse(
-        tree.for_feedparser, response_headers=_response_headers(url), resolve_relative_uris=True, sanitize_html=True
+        tree.for_feedparser, response_headers=_FEEDPARSER_HEADERS, resolve_relative_uris=True, sanitize_html=True
     )
     if parsed.bozo and not parsed.entries and not parsed.feed.get("title"):
         reason = "; ".join(problems) or parsed.get("bozo_exception") or "not a feed"
@@ -278,7 +284,7 @@ def parse_feed(document: bytes, url: str | None = None, content_type: str | None
         for entry, item_tags in zip(parsed.entries, tags, strict=True)
     ]
     return ParsedFeed(
-        title=plain_text(parsed.feed.get("title")),
+        title=_text(parsed.feed, "title"),
         items=items,
         problem="; ".join(problems) or None,
         encoding=decoded.encoding,
@@ -298,14 +304,14 @@ def _item(
     chosen = audio[0] if audio else None
     item = FeedItem(
         guid=_guid(entry.get("id")),
-        title=plain_text(entry.get("title")),
+        title=_text(entry, "title"),
         link=safe_link(absolute_url(entry.get("link"), url)),
         published_at=_published(entry),
         audio_url=chosen.url if chosen else None,
         audio_type=chosen.type if chosen else None,
         audio_length=chosen.length if chosen else None,
         transcripts=tags.transcripts,
-        description=plain_text(entry.get("summary"), DESCRIPTION_MAX_CHARS),
+        description=_text(entry, "summary", DESCRIPTION_MAX_CHARS),
         language=one_line(entry.get("language"), 35) or language,
         enclosures=enclosures,
         audio_alternatives=audio[1:],
