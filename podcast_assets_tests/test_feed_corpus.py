@@ -5,6 +5,7 @@ should find (podcastparser's `.json`, feedparser's `Expect:` lines) we find it t
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
@@ -391,3 +392,29 @@ def test_feedparser_expectations_on_titles_links_guids_enclosures_and_dates_hold
     assert failed == []
     assert set(differ) <= set(FEEDPARSER_DISAGREEMENTS), differ
     assert len(expectations) - sum(differ.values()) > 100, differ  # agreements, measured: 121 of 210
+
+
+_EXPECTED_ENCODING = re.compile(r"encoding == '([^']+)'")
+
+
+def test_encodings_are_found_as_feedparser_finds_them():
+    """feedparser's encoding cases (BOMs, UTF-16/32 without BOM, HTTP charset over the declaration, Big5, EUC-KR,
+    GB2312...). Kept on purpose: RFC 3023's rule that `text/*` without a charset means US-ASCII (feedparser
+    follows it; real feeds served as text/xml are UTF-8 or say what they are): there we read the declaration."""
+    checked, wrong = 0, []
+    for case in corpus():
+        if not _name(case).startswith("feedparser/tests/encoding/") or case.parsed is None:
+            continue
+        expect = _EXPECTED_ENCODING.search(case.document.decode("latin-1")[:3000])
+        if expect is None:
+            continue
+        expected = codecs.lookup(expect.group(1)).name
+        rfc3023_default = expected == "ascii" and "charset=" not in (case.content_type or "").replace(" ", "")
+        if rfc3023_default:
+            continue
+        checked += 1
+        if codecs.lookup(case.parsed.encoding).name != expected.replace("-le", "").replace("-be", "") and (
+            codecs.lookup(case.parsed.encoding).name != expected
+        ):
+            wrong.append(f"{_name(case)}: {case.parsed.encoding} != {expected}")
+    assert wrong == [] and checked > 30, (checked, wrong)

@@ -55,13 +55,18 @@ def charset_of(content_type: str | None) -> str | None:
     return charset.strip().strip("\"'")[:40] or None
 
 
+# Declared names read as their superset, as feedparser and browsers do: feeds that say GB2312 hold GBK characters.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030"}
+
+
 def _codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(name).name
     except LookupError:
         return None
+    return _SUPERSETS.get(codec, codec)
 
 
 def _strict(document: bytes, encoding: str) -> str | None:
