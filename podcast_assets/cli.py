@@ -32,6 +32,19 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
 
 
+def _check_run_days(first: dt.date, last: dt.date) -> None:
+    """Both days are daily partitions (from their start to the last complete UTC day), else one line naming them."""
+    from podcast_assets.partitions import daily_partitions
+
+    if last < first:
+        raise RegistryError(f"--to {last.isoformat()} is before --from {first.isoformat()}")
+    keys = daily_partitions.get_partition_keys()
+    start, end = keys[0], keys[-1]
+    for day in (first, last):
+        if not start <= day.isoformat() <= end:
+            raise RegistryError(f"no partition {day.isoformat()}: days run from {start} to {end} (UTC)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podcast-brief", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             last = args.date or args.to_date or first
             if first is None:
                 raise RegistryError("run needs --date YYYY-MM-DD or --from D1 --to D2")
+            _check_run_days(first, last)
             return 0 if run_days(first, last, wait=not args.no_wait) else 1
         elif args.command == "deliveries":
             return _deliveries(args, warehouse, catalog)

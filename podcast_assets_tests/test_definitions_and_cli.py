@@ -130,3 +130,14 @@ def test_dagster_cli_materializes_from_the_module(home):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "RUN_SUCCESS" in completed.stderr + completed.stdout
+
+
+def test_run_outside_the_partitions_or_with_a_bad_date_is_one_line_and_exit_code_2(home, capsys):
+    assert main(["run", "--date", "2020-10-09"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: no partition 2020-10-09: days run from 2026-01-01 to ") and error.count("\n") == 1
+    assert main(["run", "--from", "2026-11-24", "--to", "2026-11-20"]) == 2
+    assert "is before --from" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--date", "2026-13-01"])
+    assert exited.value.code == 2 and "expected YYYY-MM-DD" in capsys.readouterr().err
