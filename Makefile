@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 # and the speech engine of the audio brief's intros.
 SYSTEM_PACKAGES := chromium redis-server postgresql espeak-ng
 
-.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode lint clean
+.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode bench-feed-parsing lint clean
 
 setup: $(VENV)/.installed
 
@@ -62,6 +62,10 @@ bench-feeds: setup
 # ~15 min on 2 cores. On a GPU box: ARGS="--device cuda --model base"
 bench-cross-episode: setup
 	$(BIN)/python -m benchmarks.cross_episode_batching $(ARGS)
+
+# parse_feed vs plain feedparser over the third-party feed corpus (../shared/fixtures/feeds): ~1 min.
+bench-feed-parsing: setup
+	$(BIN)/python -m benchmarks.feed_parsing $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check podcast_assets podcast_assets_tests benchmarks
