@@ -5,11 +5,22 @@ BIN := $(VENV)/bin
 export PODCAST_BRIEF_HOME ?= $(CURDIR)/.podcast_brief
 export DAGSTER_HOME ?= $(PODCAST_BRIEF_HOME)/dagster
 
-# Debian packages the UI and scale-out tests start for real (headless browser, Celery broker, Postgres instance),
-# and the speech engine of the audio brief's intros.
-SYSTEM_PACKAGES := chromium redis-server postgresql espeak-ng
+# Debian packages: the demo's own (espeak-ng speaks the audio brief's intros), and those the UI and scale-out tests
+# start for real (headless browser, Celery broker, Postgres instance) on top of them.
+DEMO_PACKAGES := espeak-ng
+SYSTEM_PACKAGES := chromium redis-server postgresql $(DEMO_PACKAGES)
 
-.PHONY: setup system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode bench-feed-parsing lint clean
+# Installs the missing ones of $(1) when run as root (as CI does); otherwise says what to install and why ($(2)).
+define install_missing
+	@missing=""; for package in $(1); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "note: sudo apt-get install$$missing  ($(2))"; fi
+endef
+
+.PHONY: setup demo-deps system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode bench-feed-parsing lint clean
 
 setup: $(VENV)/.installed
 
@@ -22,17 +33,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The demo network is served on 127.0.0.1, which the URL policy refuses unless allowed.
-demo: setup
+demo: setup demo-deps
 	PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS="$${PODCAST_BRIEF_ALLOW_PRIVATE_HOSTS:-127.0.0.1}" $(BIN)/podcast-brief demo
 
-# Installs missing Debian packages when run as root (as CI does); otherwise says what to install.
+demo-deps:
+	$(call install_missing,$(DEMO_PACKAGES),the demo's audio briefs speak their intros with it)
+
 system-deps:
-	@missing=""; for package in $(SYSTEM_PACKAGES); do \
-		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "note: sudo apt-get install$$missing  (the UI and scale-out tests need them)"; fi
+	$(call install_missing,$(SYSTEM_PACKAGES),the UI and scale-out tests and the audio brief need them)
 
 # `sql check` first (like dbt parse): every SQL model, test and yml file of dbt_like_sql/ loads, or CI fails.
 test: setup system-deps

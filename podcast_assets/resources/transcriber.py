@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +65,23 @@ class Transcription:
     language: str
 
 
+def _quiet_harmless_model_loading_notices() -> None:
+    """Two notices every transcription step would print that no operator can act on:
+    - pyannote warns at import that torchcodec cannot load FFmpeg: pyannote decodes audio with it only when given
+      a file path, and the VAD here is always handed decoded samples (we decode with PyAV), so it never needs it.
+    - Lightning says it upgraded the bundled VAD checkpoint (v1.5.4) in memory: it does so on every load, the file
+      in the whisperx wheel is read-only to us, and the upgraded weights are the same.
+    """
+    warnings.filterwarnings("ignore", message=r"\s*torchcodec is not installed correctly", category=UserWarning)
+    for name in ("lightning.pytorch.utilities.migration.utils", "pytorch_lightning.utilities.migration.utils"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_pipeline(model_dir: str, device: str, compute_type: str, language: str | None, threads: int, vad: str):
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    _quiet_harmless_model_loading_notices()
     import torch
     import whisperx
 
