@@ -31,7 +31,7 @@ def _day(episodes: int, prompts: str = "demo"):
     day of many shows), `none` (no feed prompt)."""
     from podcast_assets.core.audio import decode_16k_mono
     from podcast_assets.core.transcripts import asr_prompt
-    from podcast_assets.demo.network import DEMO_DAY, all_episodes
+    from podcast_assets.evaluation.demo_network import DEMO_DAY, all_episodes
 
     demo = [(show, episode) for show, episode in all_episodes() if episode.published_at.date() == DEMO_DAY]
     decoded = {episode.slug: decode_16k_mono(MEDIA / f"{episode.slug}.mp3") for _, episode in demo}

@@ -32,13 +32,10 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    from podcast_assets.evaluation import network as network_module
-    from podcast_assets.evaluation.network import demo_network, load_network
+    from podcast_assets.evaluation.network import load_network, packaged_networks
     from podcast_assets.resources.embedder import EmbedderResource
 
-    networks = [demo_network()] + [
-        load_network(folder) for folder in sorted((Path(network_module.__file__).parent / "networks").iterdir())
-    ]
+    networks = [load_network(name) for name in packaged_networks()]
     turns = [turn.text for network in networks for _, episode in network.episodes() for turn in episode.turns]
     # Insight-sized pieces: two sentences at a time.
     sentences = [part for turn in turns for part in re.split(r"(?<=[.!?])\s+", turn) if part.strip()]

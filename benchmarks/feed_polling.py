@@ -46,7 +46,7 @@ def peak_rss_mib() -> float:
 
 def _serve(connection, n_feeds: int, n_hosts: int, latency_s: float) -> None:
     """The feed server's process: generate and serve the feeds, send their URLs, then answer "stats" until "stop"."""
-    from podcast_assets.demo.feeds import media_bytes
+    from podcast_assets.evaluation.feeds import media_bytes
     from podcast_assets_tests.feed_farm import Document, FeedFarm, generated_feed
 
     mp3 = media_bytes(AUDIO)

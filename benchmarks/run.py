@@ -47,9 +47,9 @@ def main() -> None:
     from podcast_assets.catalog import CatalogResource
     from podcast_assets.core.audio import decode_16k_mono
     from podcast_assets.core.clustering import cluster_ideas, summarize_clusters
-    from podcast_assets.demo.network import DEMO_DAY
     from podcast_assets.demo.run import register_demo
-    from podcast_assets.demo.server import SiteServer
+    from podcast_assets.evaluation.demo_network import DEMO_DAY
+    from podcast_assets.evaluation.server import SiteServer
     from podcast_assets.resources.embedder import EmbedderResource
     from podcast_assets.resources.headlines import HeadlineWriterResource
     from podcast_assets.resources.http_client import HttpClientResource

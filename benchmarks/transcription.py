@@ -87,10 +87,10 @@ def main() -> None:
 
     from podcast_assets.catalog import CatalogResource
     from podcast_assets.core.audio import decode_16k_mono
-    from podcast_assets.demo.network import DEMO_DAY
     from podcast_assets.demo.run import register_demo
-    from podcast_assets.demo.server import SiteServer
+    from podcast_assets.evaluation.demo_network import DEMO_DAY
     from podcast_assets.evaluation.network import demo_network
+    from podcast_assets.evaluation.server import SiteServer
     from podcast_assets.resources.transcriber import TranscriberResource, packaged_model_dir
     from podcast_assets.resources.warehouse import WarehouseResource
 

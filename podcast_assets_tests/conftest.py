@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.settings import environment
 
 # The test servers listen on 127.0.0.1, which the URL policy refuses by default. Allow exactly that address (not

@@ -5,7 +5,7 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 
 from podcast_assets.core.wer import normalize
-from podcast_assets.demo.network import all_episodes
+from podcast_assets.evaluation.demo_network import all_episodes
 from podcast_assets.evaluation.network import Turn
 
 

@@ -39,9 +39,9 @@ from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.tables import brief_deliveries as brief_deliveries_table
 from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
-from podcast_assets.demo.network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.demo_network import DEMO_DAY, PREVIOUS_DAY
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.operations import interrupts, pool_waits
 from podcast_assets.operations.dead_runs import clear_dead_runs
 from podcast_assets.operations.deliveries import (

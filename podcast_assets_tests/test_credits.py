@@ -17,7 +17,7 @@ from podcast_assets.core.credits import ChaptersError, Person, parse_chapters, s
 from podcast_assets.core.rendering import BriefDocument, BriefItem
 from podcast_assets.core.rss import episode_id_for
 from podcast_assets.core.transcript_formats import parse_vtt
-from podcast_assets.demo.server import Resource
+from podcast_assets.evaluation.server import Resource
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets_tests.conftest import real_fixture

@@ -12,8 +12,8 @@ from podcast_assets.core import cross_episode_batching
 from podcast_assets.core.audio import decode_16k_mono
 from podcast_assets.core.cross_episode_batching import AsrItem, Chunk, batches_across_items, transcribe_across_items
 from podcast_assets.core.transcripts import asr_prompt
-from podcast_assets.demo.feeds import media_bytes
-from podcast_assets.demo.network import all_episodes
+from podcast_assets.evaluation.demo_network import all_episodes
+from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets_tests.test_transcript_shards import materialize_transcripts

@@ -10,8 +10,8 @@ import pytest
 from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.demo.feeds import media_bytes
-from podcast_assets.demo.server import Resource
+from podcast_assets.evaluation.feeds import media_bytes
+from podcast_assets.evaluation.server import Resource
 from podcast_assets.operations.retention import audio_retention_job
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource

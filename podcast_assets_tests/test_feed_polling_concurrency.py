@@ -15,7 +15,7 @@ from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.tables import feeds as feeds_table
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
-from podcast_assets.demo.feeds import media_bytes
+from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.resources.host_slots import HostSlots, interleaved_by_host
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource

@@ -28,8 +28,8 @@ from podcast_assets.core.links import safe_link
 from podcast_assets.core.rss import parse_feed
 from podcast_assets.core.untrusted_text import TITLE_MAX_CHARS, header_text, one_line
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV, UrlPolicy, UrlRefused, system_resolver
-from podcast_assets.demo.feeds import media_bytes
-from podcast_assets.demo.server import Resource
+from podcast_assets.evaluation.feeds import media_bytes
+from podcast_assets.evaluation.server import Resource
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.mailer import MailerResource, OutgoingBrief, build_message
 from podcast_assets.resources.media_store import MediaStoreResource

@@ -18,8 +18,8 @@ from podcast_assets.assets.transcripts import transcripts as transcripts_asset
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.tables import feeds
 from podcast_assets.cli import main as cli_main
-from podcast_assets.demo.feeds import feed_path, media_bytes, publish_network
-from podcast_assets.demo.network import DEEP_REST, DEMO_DAY, GRID_REPORT
+from podcast_assets.evaluation.demo_network import DEEP_REST, DEMO_DAY, GRID_REPORT
+from podcast_assets.evaluation.feeds import feed_path, media_bytes, publish_network
 from podcast_assets.execution import with_operations_policies
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.media_store import MediaStoreResource

@@ -16,11 +16,11 @@ from starlette.testclient import TestClient
 from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.tables import subscribers
-from podcast_assets.demo.network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.demo_network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
 from podcast_assets.evaluation.network import demo_network
 from podcast_assets.evaluation.run import collect
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.runner import run_day
 from podcast_assets.web.app import create_app

@@ -238,9 +238,9 @@ def production_instance(tmp_path: Path, port: int) -> Iterator[dg.DagsterInstanc
 @pytest.mark.scale_out
 def test_production_instance_runs_on_postgres(tmp_path, home, site):
     from podcast_assets.admin import add_feed
-    from podcast_assets.demo.feeds import publish_network
-    from podcast_assets.demo.network import DEMO_DAY
     from podcast_assets.deployment import set_pool_limits
+    from podcast_assets.evaluation.demo_network import DEMO_DAY
+    from podcast_assets.evaluation.feeds import publish_network
 
     urls = publish_network(site)
     add_feed(CatalogResource(), urls[0])
@@ -363,8 +363,8 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from podcast_assets.demo.run import register_demo
-    from podcast_assets.demo.server import SiteServer
     from podcast_assets.deployment import set_pool_limits
+    from podcast_assets.evaluation.server import SiteServer
     from podcast_assets.resources.warehouse import WarehouseResource
     from podcast_assets.runner import run_day
 
@@ -496,7 +496,7 @@ def test_catalog_on_postgres_serves_the_web_app_and_the_delivery_ledger(home):
     from podcast_assets.admin import add_subscriber, receiving_subscribers
     from podcast_assets.catalog import resource as catalog_resource
     from podcast_assets.catalog import tables as t
-    from podcast_assets.demo.network import DEMO_DAY
+    from podcast_assets.evaluation.demo_network import DEMO_DAY
     from podcast_assets.operations.deliveries import deliver_day, sent_twice
     from podcast_assets.resources.mailer import MailerResource
     from podcast_assets.resources.warehouse import WarehouseResource

@@ -8,9 +8,9 @@ import fsspec
 import polars as pl
 
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.demo.network import DEMO_DAY
 from podcast_assets.demo.run import register_demo
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.demo_network import DEMO_DAY
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.lake import LAKE_TABLES
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.runner import run_day

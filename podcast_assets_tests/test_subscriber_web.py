@@ -25,9 +25,9 @@ from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog import tables as t
 from podcast_assets.core.subscribers import subscriber_id_for
-from podcast_assets.demo.network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.demo.run import register_demo
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.demo_network import DEMO_DAY, PREVIOUS_DAY
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.web.links import preferences_url
 from podcast_assets.web.server import WebServer
 from podcast_assets_tests.chromium import CHROMIUM, Browser

@@ -11,7 +11,7 @@ import pytest
 from podcast_assets.assets.transcripts import STAGED_SEGMENTS, STAGED_STATUS, transcripts
 from podcast_assets.core.audio import decode_16k_mono
 from podcast_assets.core.sharding import parse_shard_key, shard_key, shard_of
-from podcast_assets.demo.feeds import media_bytes
+from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource

@@ -7,7 +7,7 @@ import pytest
 
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.wer import word_error_rate
-from podcast_assets.demo.network import DEEP_REST
+from podcast_assets.evaluation.demo_network import DEEP_REST
 from podcast_assets.resources.transcriber import TranscriberResource, packaged_model_dir
 from podcast_assets_tests.conftest import real_fixture
 

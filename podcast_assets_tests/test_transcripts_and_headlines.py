@@ -13,8 +13,8 @@ from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.insights import insights
 from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.demo.feeds import media_bytes
-from podcast_assets.demo.server import Resource, SiteServer
+from podcast_assets.evaluation.feeds import media_bytes
+from podcast_assets.evaluation.server import Resource, SiteServer
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource

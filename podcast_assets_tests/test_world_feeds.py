@@ -15,8 +15,8 @@ import podcast_assets.assets.episodes as episodes_module
 from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.demo.feeds import media_bytes
-from podcast_assets.demo.server import Resource
+from podcast_assets.evaluation.feeds import media_bytes
+from podcast_assets.evaluation.server import Resource
 from podcast_assets.resources.http_client import HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
@@ -47,7 +47,8 @@ def world(home, site, monkeypatch):
         _item("科技新聞：電池回收", "b-1", f'<enclosure url="{base}/big5.mp3" type="audio/mpeg"/>'), "台灣播客", "big5"
     )
     header_only = _feed(
-        _item("ニュースの時間", "s-1", f'<enclosure url="{base}/sjis.mp3" type="audio/mpeg" length="&#178;"/>'), "日本の番組"
+        _item("ニュースの時間", "s-1", f'<enclosure url="{base}/sjis.mp3" type="audio/mpeg" length="&#178;"/>'),
+        "日本の番組",
     )
     oddities = _feed(
         _item(

@@ -8,9 +8,9 @@ from urllib.parse import urlparse
 
 from podcast_assets.admin import add_feed, add_subscriber, list_feeds, remove_feed
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.demo.feeds import publish_network
-from podcast_assets.demo.network import DEMO_DAY, DEMO_SUBSCRIBERS, SHOWS
-from podcast_assets.demo.server import SiteServer
+from podcast_assets.evaluation.demo_network import DEMO_DAY, DEMO_SUBSCRIBERS, SHOWS
+from podcast_assets.evaluation.feeds import publish_network
+from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.runner import run_days
 from podcast_assets.settings import home_dir

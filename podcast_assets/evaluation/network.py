@@ -1,13 +1,15 @@
 """A labeled podcast network: episode scripts turn by turn, each turn labeled (insight, ad, framing...).
 
-Two sources share one shape: a `network.yaml` folder (see TRUTH_FORMAT.md) and the built-in demo network
-(`podcast_assets.demo.network`). The build script turns scripts into MP3s; the evaluation serves them as real
-feeds, runs the day and scores what the pipeline chose against these labels.
+Every network, the built-in demo included, is a folder: `network.yaml` (the scripts and their labels, see
+TRUTH_FORMAT.md) beside `media/`. The packaged ones live in `networks/` and load by name (`demo`, `harbor`...). The
+build script turns scripts into MP3s; the evaluation serves them as real feeds (`site.py`), runs the day and scores
+what the pipeline chose against these labels.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,11 +123,22 @@ def _datetime(value: object) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+NETWORKS_DIR = Path(__file__).resolve().parent / "networks"
+DEMO = "demo"
+
+
+def packaged_networks() -> list[str]:
+    """Names of the networks that ship with the package, the demo first."""
+    names = sorted(p.name for p in NETWORKS_DIR.iterdir() if (p / "network.yaml").exists())
+    return sorted(names, key=lambda name: name != DEMO)
+
+
 def load_network(folder: Path | str) -> Network:
-    """Read `folder/network.yaml` (the truth) with its media in `folder/media`; `demo` is the built-in network."""
-    if str(folder) == "demo":
-        return demo_network()
+    """Read `folder/network.yaml` (the truth) with its media in `folder/media`. A bare name that is not a folder
+    here (`demo`, `harbor`) is one of the packaged networks."""
     folder = Path(folder)
+    if not folder.exists() and len(folder.parts) == 1 and (NETWORKS_DIR / folder / "network.yaml").exists():
+        folder = NETWORKS_DIR / folder
     path = folder / "network.yaml"
     if not path.exists():
         raise NetworkError(f"{path} not found: a network folder holds network.yaml and media/")
@@ -174,8 +187,7 @@ def load_network(folder: Path | str) -> Network:
     )
 
 
+@functools.cache
 def demo_network() -> Network:
-    from podcast_assets.demo import network as demo
-
-    subscribers = tuple(Subscriber(s["email"], s["name"], s["interests"], s["theme"]) for s in demo.DEMO_SUBSCRIBERS)
-    return Network("demo", demo.DEMO_DAY, demo.SHOWS, subscribers, Path(demo.__file__).parent / "media", pause_s=1.2)
+    """The built-in demo network (`networks/demo`), loaded once per process."""
+    return load_network(DEMO)

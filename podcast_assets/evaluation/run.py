@@ -103,8 +103,8 @@ def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
 
     from podcast_assets.admin import add_feed, add_subscriber
     from podcast_assets.catalog import CatalogResource
-    from podcast_assets.demo.feeds import publish_network
-    from podcast_assets.demo.server import SiteServer
+    from podcast_assets.evaluation.feeds import publish_network
+    from podcast_assets.evaluation.server import SiteServer
     from podcast_assets.runner import run_day
 
     catalog = CatalogResource()

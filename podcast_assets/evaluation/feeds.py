@@ -7,8 +7,8 @@ import json
 
 import jinja2
 
-from podcast_assets.demo.server import Resource, SiteServer
 from podcast_assets.evaluation.network import Network, NetworkEpisode, NetworkShow, demo_network
+from podcast_assets.evaluation.server import Resource, SiteServer
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("podcast_assets", "templates"), autoescape=jinja2.select_autoescape(["xml"])
