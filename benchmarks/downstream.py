@@ -127,7 +127,7 @@ def synthetic_day(warehouse, n_insights: int, embed, cache: bool = True) -> None
 
 def synthetic_subscribers(catalog, n: int) -> None:
     """`n` confirmed subscribers with 1-5 interests each, inserted in batches."""
-    from podcast_assets.admin import utc_now
+    from podcast_assets.catalog.registry import utc_now
     from podcast_assets.catalog.tables import subscribers
     from podcast_assets.core.subscribers import subscriber_id_for
 
@@ -159,8 +159,8 @@ def synthetic_subscribers(catalog, n: int) -> None:
 
 def fill_interest_cache(warehouse, catalog, embedder) -> None:
     """What a first day does before ranking: every distinct interest phrase embedded into the cache."""
-    from podcast_assets.admin import receiving_subscribers
     from podcast_assets.assets.interest_vectors import cached_phrase_vectors
+    from podcast_assets.catalog.registry import receiving_subscribers
     from podcast_assets.core.subscribers import interest_phrases
 
     phrases = {p for s in receiving_subscribers(catalog) for p in interest_phrases(s["interests"])}

@@ -79,8 +79,8 @@ def _serve(connection, n_feeds: int, n_hosts: int, latency_s: float) -> None:
 
 def _fresh_home(urls: list[str]) -> Path:
     """A new PODCAST_BRIEF_HOME with the feeds registered (one insert; `add_feed` per URL is not what is timed)."""
-    from podcast_assets.admin import utc_now
     from podcast_assets.catalog import CatalogResource
+    from podcast_assets.catalog.registry import utc_now
     from podcast_assets.catalog.tables import feeds
 
     home = Path(tempfile.mkdtemp(prefix="podcast-brief-bench-feeds-"))

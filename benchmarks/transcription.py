@@ -33,7 +33,7 @@ import dagster as dg
 
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.transcripts import transcripts
-from podcast_assets.deployment import local_resources
+from podcast_assets.orchestration.deployment import local_resources
 
 # The two baselines every row is compared with: today's asset in process and as a run, both with pyannote.
 IN_PROCESS_BASELINE = "per-episode asset in process (pyannote VAD, shards=1, 2 threads, model loaded)"

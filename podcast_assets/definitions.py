@@ -11,15 +11,15 @@ from podcast_assets.assets.insights import insight_clusters, insights
 from podcast_assets.assets.registry import feeds, subscribers
 from podcast_assets.assets.sql_models import sql_model_definitions
 from podcast_assets.assets.transcripts import transcripts
-from podcast_assets.deployment import deployment_name, executor_for, resources_for
-from podcast_assets.execution import with_operations_policies
-from podcast_assets.jobs import daily_brief_job, daily_brief_schedule
 from podcast_assets.operations import pool_waits
 from podcast_assets.operations.dead_runs import dead_run_sweeper
 from podcast_assets.operations.retention import audio_retention_job, audio_retention_schedule
-from podcast_assets.sensors import new_feed_episodes_job, new_feed_sensor, run_failure_recorder
+from podcast_assets.orchestration.deployment import deployment_name, executor_for, resources_for
+from podcast_assets.orchestration.execution import with_operations_policies
+from podcast_assets.orchestration.jobs import daily_brief_job, daily_brief_schedule
+from podcast_assets.orchestration.sensors import new_feed_episodes_job, new_feed_sensor, run_failure_recorder
 
-# local (default), production, celery or kubernetes: see podcast_assets/deployment.py and deploy/README.md.
+# local (default), production, celery or kubernetes: see orchestration/deployment.py and deploy/README.md.
 DEPLOYMENT = deployment_name()
 
 # Every process that loads the code location (run workers, the CLI) waits for pool slots without spinning a core

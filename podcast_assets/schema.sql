@@ -160,7 +160,7 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     PRIMARY KEY (partition_date, subscriber_id, attempt)
 );
 
--- One row per failed run, written by the run-failure sensor (podcast_assets/sensors.py).
+-- One row per failed run, written by the run-failure sensor (podcast_assets/orchestration/sensors.py).
 CREATE TABLE IF NOT EXISTS run_failures (
     run_id VARCHAR PRIMARY KEY,
     job_name VARCHAR NOT NULL,
@@ -172,7 +172,7 @@ CREATE TABLE IF NOT EXISTS run_failures (
     alerted BOOLEAN NOT NULL DEFAULT FALSE
 );
 
--- Seconds a CPU or GPU worker was busy per step, written by the cost hooks (podcast_assets/costs.py).
+-- Seconds a CPU or GPU worker was busy per step, written by the cost hooks (podcast_assets/operations/costs.py).
 -- cpu_s is process CPU time (all threads); gpu_s is the step's wall time when it ran on CUDA.
 CREATE TABLE IF NOT EXISTS run_costs (
     run_id VARCHAR NOT NULL,

@@ -13,10 +13,10 @@ import polars as pl
 from starlette.testclient import TestClient
 
 from podcast_assets.assets.audio_briefs import audio_briefs
+from podcast_assets.catalog import links
 from podcast_assets.core.audio_brief import GAP_S, RATE, clip_span, decode
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.web import links
 from podcast_assets.web.app import create_app
 
 DAY = dt.date(2026, 5, 6)

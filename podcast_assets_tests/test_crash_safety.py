@@ -1,5 +1,5 @@
-"""Crash safety, fault injection on real processes: `python -m podcast_assets.cli run` killed with SIGKILL during
-`episodes`, `transcripts`, `briefs` and `brief_deliveries`, stopped with SIGTERM, then run again on the demo
+"""Crash safety, fault injection on real processes: `python -m podcast_assets.commands.cli run` killed with SIGKILL
+during `episodes`, `transcripts`, `briefs` and `brief_deliveries`, stopped with SIGTERM, then run again on the demo
 network (real HTTP server, whisperx, MiniLM, DuckDB file, aiosmtpd, a Dagster instance in the home folder). SMTP
 servers that answer 421/451/550 or drop the connection; a pool slot held by a dead run; a day locked by another
 process; a warehouse locked by another process; files written atomically.
@@ -35,8 +35,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_subscriber
 from podcast_assets.catalog.tables import brief_deliveries as brief_deliveries_table
 from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
 from podcast_assets.demo.run import register_demo
@@ -196,7 +196,7 @@ def _cli_env(home: Path, smtp_port: int) -> dict[str, str]:
 
 
 class _Cli:
-    """`python -m podcast_assets.cli ...` in a home, output to a log file in the test's folder."""
+    """`python -m podcast_assets.commands.cli ...` in a home, output to a log file in the test's folder."""
 
     def __init__(self, home: Path, smtp_port: int, log_dir: Path) -> None:
         self.home, self.smtp_port, self.log_dir = home, smtp_port, log_dir
@@ -205,7 +205,7 @@ class _Cli:
         log = self.log_dir / f"{self.home.name}-{'-'.join(args[:2])}-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "podcast_assets.cli", *args],
+                [sys.executable, "-m", "podcast_assets.commands.cli", *args],
                 cwd=REPO,
                 env=_cli_env(self.home, self.smtp_port),
                 stdout=out,
@@ -438,13 +438,17 @@ def test_sigterm_cancels_the_run_frees_its_slots_and_exits_non_zero(world):
     a = world["a"]
     process, log = a["cli"].start("run", "--date", PREVIOUS_DAY.isoformat())
     with _instance(a["cli"].home) as instance:
+        # The signal lands while a `transcribe_shard` step runs, holding the `gpu` slot: waited for, not slept for
+        # (a fixed sleep after the first `transcripts` step lands anywhere on a busy machine).
         _wait_until(
-            lambda: _step_logged(instance, process.pid, "transcripts", "Started execution"),
+            lambda: _step_logged(
+                instance, process.pid, "transcripts", 'Started execution of step "transcripts.transcribe_shard['
+            ),
             process,
             log,
-            "transcripts",
+            "a transcribe_shard step",
+            0.1,
         )
-        time.sleep(1.0)
         process.send_signal(signal.SIGTERM)
         try:
             code = process.wait(timeout=120)
@@ -663,11 +667,31 @@ def test_a_step_waiting_for_a_slot_sleeps_names_the_holder_and_clears_it_once_de
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     holder = _holder_run(instance, {RUN_PID_TAG: str(sleeper.pid), RUN_HOST_TAG: host_name()})
     _hold_slot(instance, holder)
-    results: list[dg.ExecuteInProcessResult] = []
-    waiter = threading.Thread(target=lambda: results.append(_gpu_job.execute_in_process(instance=instance)))
+    run_id = str(uuid.uuid4())
+    results: list[dg.ExecuteInProcessResult | BaseException] = []
+
+    def wait_for_the_slot() -> None:
+        try:
+            results.append(_gpu_job.execute_in_process(instance=instance, run_id=run_id))
+        except BaseException as error:  # said below, not lost in the thread
+            results.append(error)
+
+    def waiting_logged() -> bool:
+        return any(
+            (entry.user_message or "").startswith("step _gpu_step is waiting for a slot")
+            for entry in instance.all_logs(run_id)
+        )
+
+    waiter = threading.Thread(target=wait_for_the_slot)
     waiter.start()
     try:
-        time.sleep(1.5)
+        # Measure only once the step is waiting: setting the run up (plan, storage, resources) costs CPU, and on a
+        # busy machine it can take longer than any fixed sleep, so a window opened after one would count it.
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not waiting_logged():
+            assert waiter.is_alive(), f"the run ended before it waited for the slot: {results}"
+            assert time.monotonic() < deadline, f"the step did not wait for the slot within {RUN_TIMEOUT_S} s"
+            time.sleep(0.05)
         cpu_before = time.process_time()
         time.sleep(3.0)
         cpu_s = time.process_time() - cpu_before
@@ -680,8 +704,9 @@ def test_a_step_waiting_for_a_slot_sleeps_names_the_holder_and_clears_it_once_de
     assert not waiter.is_alive(), "the run did not end within 60 s of the holder's death; it is at:\n" + "".join(
         traceback.format_stack(sys._current_frames()[waiter.ident])
     )
-    assert results[0].success
-    messages = [entry.user_message for entry in instance.all_logs(results[0].run_id)]
+    (result,) = results
+    assert isinstance(result, dg.ExecuteInProcessResult) and result.success, result
+    messages = [entry.user_message for entry in instance.all_logs(run_id)]
     waiting = [m for m in messages if m.startswith("step _gpu_step is waiting for a slot")]
     assert f"held by run {holder}" in waiting[0] and f"pid {sleeper.pid}" in waiting[0] and "since" in waiting[0]
     assert any("its process is gone, marked failed, slot freed" in m for m in waiting)

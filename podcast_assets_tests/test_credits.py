@@ -9,9 +9,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from podcast_assets.admin import add_feed
 from podcast_assets.assets.credits import episode_credits, insight_credits
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_feed
 from podcast_assets.catalog.tables import feeds as feeds_table
 from podcast_assets.core.credits import ChaptersError, Person, parse_chapters, speaker_name
 from podcast_assets.core.rendering import BriefDocument, BriefItem

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.admin import list_feeds, list_subscribers
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.cli import main
+from podcast_assets.catalog.registry import list_feeds, list_subscribers
+from podcast_assets.commands.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_ASSETS = {

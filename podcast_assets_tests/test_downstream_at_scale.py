@@ -115,8 +115,8 @@ def test_parallel_senders_deliver_every_brief_once_with_the_ledger(home):
     second run sends nothing."""
     import polars as pl
 
-    from podcast_assets.admin import add_subscriber
     from podcast_assets.catalog import CatalogResource
+    from podcast_assets.catalog.registry import add_subscriber
     from podcast_assets.resources.warehouse import WarehouseResource
 
     day = dt.date(2026, 11, 24)

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_feed
 from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.evaluation.server import Resource
 from podcast_assets.operations.retention import audio_retention_job

@@ -53,7 +53,7 @@ def test_podcast_brief_eval_runs_a_network_day_and_reports_its_quality(tmp_path)
     out = tmp_path / "dockside.json"
     env = {**os.environ, "PODCAST_BRIEF_HOME": str(tmp_path / "unused-home")}
     completed = subprocess.run(
-        [sys.executable, "-m", "podcast_assets.cli", "eval", str(NETWORKS / "dockside"), "--json", str(out)],
+        [sys.executable, "-m", "podcast_assets.commands.cli", "eval", str(NETWORKS / "dockside"), "--json", str(out)],
         capture_output=True,
         text=True,
         env=env,

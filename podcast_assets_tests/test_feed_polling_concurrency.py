@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_feed
 from podcast_assets.catalog.tables import feeds as feeds_table
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.evaluation.feeds import media_bytes

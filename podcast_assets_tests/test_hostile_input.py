@@ -20,22 +20,22 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.admin import add_feed, list_feeds
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
-from podcast_assets.cli import main as cli_main
+from podcast_assets.catalog.registry import add_feed, list_feeds
+from podcast_assets.commands.cli import main as cli_main
 from podcast_assets.core.links import safe_link
 from podcast_assets.core.rss import parse_feed
 from podcast_assets.core.untrusted_text import TITLE_MAX_CHARS, header_text, one_line
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV, UrlPolicy, UrlRefused, system_resolver
 from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.evaluation.server import Resource
+from podcast_assets.orchestration.sensors import AlertWebhookResource
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.mailer import MailerResource, OutgoingBrief, build_message
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.policy_http import open_url, policy_client
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.sensors import AlertWebhookResource
 from podcast_assets_tests.conftest import patched_env, smtp_server
 
 DAY = dt.date(2026, 11, 24)

@@ -12,20 +12,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.admin import add_subscriber
 from podcast_assets.assets.briefs import brief_deliveries
 from podcast_assets.assets.transcripts import transcripts as transcripts_asset
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_subscriber
 from podcast_assets.catalog.tables import feeds
-from podcast_assets.cli import main as cli_main
+from podcast_assets.commands.cli import main as cli_main
 from podcast_assets.evaluation.demo_network import DEEP_REST, DEMO_DAY, GRID_REPORT
 from podcast_assets.evaluation.feeds import feed_path, media_bytes, publish_network
-from podcast_assets.execution import with_operations_policies
-from podcast_assets.resources.mailer import MailerResource
-from podcast_assets.resources.media_store import MediaStoreResource
-from podcast_assets.resources.transcriber import TranscriberResource
-from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.sensors import (
+from podcast_assets.orchestration.execution import with_operations_policies
+from podcast_assets.orchestration.sensors import (
     FEED_URL_TAG,
     NEW_FEED_JOB_NAME,
     AlertWebhookResource,
@@ -33,6 +29,10 @@ from podcast_assets.sensors import (
     new_feed_sensor,
     run_failure_recorder,
 )
+from podcast_assets.resources.mailer import MailerResource
+from podcast_assets.resources.media_store import MediaStoreResource
+from podcast_assets.resources.transcriber import TranscriberResource
+from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 
 DAY = DEMO_DAY.isoformat()

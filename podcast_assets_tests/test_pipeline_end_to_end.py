@@ -13,16 +13,16 @@ import polars as pl
 import pytest
 from starlette.testclient import TestClient
 
-from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_subscriber
 from podcast_assets.catalog.tables import subscribers
+from podcast_assets.daily_runs.runner import run_day
 from podcast_assets.demo.run import register_demo
 from podcast_assets.evaluation.demo_network import DEMO_DAY, DEMO_SUBSCRIBERS, PREVIOUS_DAY
 from podcast_assets.evaluation.network import demo_network
 from podcast_assets.evaluation.run import collect
 from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.runner import run_day
 from podcast_assets.web.app import create_app
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
 from podcast_assets_tests.planted import ad_likeness, best_planted, planted_theme

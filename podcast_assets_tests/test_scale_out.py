@@ -68,7 +68,7 @@ def test_celery_worker_config_validates():
 
 
 def test_pool_limits_are_applied_to_the_instance(tmp_path):
-    from podcast_assets.deployment import set_pool_limits
+    from podcast_assets.orchestration.deployment import set_pool_limits
 
     limits = yaml.safe_load((DEPLOY / "pools.yaml").read_text())
     assert set(limits) == {"gpu", "duckdb_writer"}
@@ -115,7 +115,7 @@ def _definitions_for(deployment: str) -> Iterator[dg.Definitions]:
 def test_kubernetes_deployment_loads_with_k8s_executor_and_gpu_pod_config():
     from dagster_k8s.job import get_user_defined_k8s_config
 
-    from podcast_assets.deployment import K8S_EXECUTOR_CONFIG
+    from podcast_assets.orchestration.deployment import K8S_EXECUTOR_CONFIG
 
     with _definitions_for("kubernetes") as defs:
         job = defs.resolve_job_def("daily_brief")
@@ -237,10 +237,10 @@ def production_instance(tmp_path: Path, port: int) -> Iterator[dg.DagsterInstanc
 
 @pytest.mark.scale_out
 def test_production_instance_runs_on_postgres(tmp_path, home, site):
-    from podcast_assets.admin import add_feed
-    from podcast_assets.deployment import set_pool_limits
+    from podcast_assets.catalog.registry import add_feed
     from podcast_assets.evaluation.demo_network import DEMO_DAY
     from podcast_assets.evaluation.feeds import publish_network
+    from podcast_assets.orchestration.deployment import set_pool_limits
 
     urls = publish_network(site)
     add_feed(CatalogResource(), urls[0])
@@ -362,11 +362,11 @@ def test_demo_day_on_celery_workers_matches_in_process(tmp_path):
     fan-out are what is tested.) ~4-5 minutes on 2 cores."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
+    from podcast_assets.daily_runs.runner import run_day
     from podcast_assets.demo.run import register_demo
-    from podcast_assets.deployment import set_pool_limits
     from podcast_assets.evaluation.server import SiteServer
+    from podcast_assets.orchestration.deployment import set_pool_limits
     from podcast_assets.resources.warehouse import WarehouseResource
-    from podcast_assets.runner import run_day
 
     day = DEMO_DAY_FOR_SCALE.isoformat()
     with (
@@ -493,9 +493,9 @@ def test_catalog_on_postgres_serves_the_web_app_and_the_delivery_ledger(home):
     import httpx
     import sqlalchemy as sa
 
-    from podcast_assets.admin import add_subscriber, receiving_subscribers
     from podcast_assets.catalog import resource as catalog_resource
     from podcast_assets.catalog import tables as t
+    from podcast_assets.catalog.registry import add_subscriber, receiving_subscribers
     from podcast_assets.evaluation.demo_network import DEMO_DAY
     from podcast_assets.operations.deliveries import deliver_day, sent_twice
     from podcast_assets.resources.mailer import MailerResource

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from podcast_assets.assets.insights import _embeddings_table_sql
-from podcast_assets.cli import main
+from podcast_assets.commands.cli import main
 from podcast_assets.core.search import BadQuery, SearchCorpus, clean_query
 from podcast_assets.operations.search import search_insights
 from podcast_assets.resources.embedder import EmbedderResource

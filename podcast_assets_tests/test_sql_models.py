@@ -21,7 +21,7 @@ from podcast_assets.assets.sql_models import (
     sql_model_definitions,
     unpartitioned_sql_asset_keys,
 )
-from podcast_assets.cli import main
+from podcast_assets.commands.cli import main
 from podcast_assets.core.sql_models import load_project, select_models
 from podcast_assets.resources.warehouse import WarehouseResource
 
@@ -742,7 +742,7 @@ def test_sql_check_prints_every_error_as_file_line_and_exits_non_zero(
 
 def test_shipped_models_pass_sql_check_as_ci_runs_it():
     completed = subprocess.run(
-        [sys.executable, "-m", "podcast_assets.cli", "sql", "check"],
+        [sys.executable, "-m", "podcast_assets.commands.cli", "sql", "check"],
         cwd=REPO,
         env={k: v for k, v in os.environ.items() if k != SQL_DIR_ENV},
         capture_output=True,
@@ -761,7 +761,7 @@ def test_broken_model_leaves_the_daily_brief_loadable_and_runnable(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "PODCAST_BRIEF_SMTP_HOST")}
     env |= {"PODCAST_BRIEF_HOME": str(home), SQL_DIR_ENV: str(BROKEN)}
     completed = subprocess.run(
-        [sys.executable, "-m", "podcast_assets.cli", "run", "--date", "2026-11-20"],
+        [sys.executable, "-m", "podcast_assets.commands.cli", "run", "--date", "2026-11-20"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -1006,7 +1006,7 @@ def test_analyst_adds_a_table_over_a_partitioned_mart(
     sql_defs = sql_model_definitions()
 
     from podcast_assets.definitions import defs as code_location
-    from podcast_assets.jobs import daily_brief_job
+    from podcast_assets.orchestration.jobs import daily_brief_job
 
     python_assets = [item for item in code_location.assets if not is_sql_asset(item)]
     analyst = dg.Definitions(

@@ -8,12 +8,12 @@ import fsspec
 import polars as pl
 
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.daily_runs.runner import run_day
 from podcast_assets.demo.run import register_demo
 from podcast_assets.evaluation.demo_network import DEMO_DAY
 from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.lake import LAKE_TABLES
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.runner import run_day
 from podcast_assets_tests.conftest import patched_env
 
 D1, D2 = dt.date(2026, 11, 23), dt.date(2026, 11, 24)

@@ -21,14 +21,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from podcast_assets.admin import add_subscriber
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog import tables as t
+from podcast_assets.catalog.links import preferences_url
+from podcast_assets.catalog.registry import add_subscriber
 from podcast_assets.core.subscribers import subscriber_id_for
 from podcast_assets.demo.run import register_demo
 from podcast_assets.evaluation.demo_network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.evaluation.server import SiteServer
-from podcast_assets.web.links import preferences_url
 from podcast_assets.web.server import WebServer
 from podcast_assets_tests.chromium import CHROMIUM, Browser
 from podcast_assets_tests.conftest import free_port, patched_env, smtp_server
@@ -84,7 +84,7 @@ def _catalog_rows(catalog: CatalogResource) -> dict[str, int]:
 def _run_day(env: dict[str, str], day: dt.date, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "podcast_assets.cli", "run", "--date", day.isoformat()],
+            [sys.executable, "-m", "podcast_assets.commands.cli", "run", "--date", day.isoformat()],
             cwd=REPO,
             env=env,
             stdout=out,

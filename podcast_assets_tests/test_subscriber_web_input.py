@@ -17,19 +17,18 @@ import pytest
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from podcast_assets.admin import add_feed, add_subscriber, receiving_subscribers, utc_now
-from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog import CatalogResource, links
 from podcast_assets.catalog import resource as catalog_resource
 from podcast_assets.catalog import tables as t
 from podcast_assets.catalog.brief_history import write_brief_archive
+from podcast_assets.catalog.registry import add_feed, add_subscriber, receiving_subscribers, utc_now
+from podcast_assets.catalog.tokens import secret_key
 from podcast_assets.core.subscribers import subscriber_id_for
 from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.web import links
 from podcast_assets.web.server import WebServer
 from podcast_assets.web.subscriptions import unsubscribe
-from podcast_assets.web.tokens import secret_key
 from podcast_assets_tests.conftest import patched_env, smtp_server
 
 DAY = dt.date(2026, 11, 24)

@@ -8,11 +8,11 @@ import wave
 import dagster as dg
 import polars as pl
 
-from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.assets.insights import insights
 from podcast_assets.assets.transcripts import transcripts
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_feed
 from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.evaluation.server import Resource, SiteServer
 from podcast_assets.resources.embedder import EmbedderResource

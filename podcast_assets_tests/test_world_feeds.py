@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 
 import podcast_assets.assets.episodes as episodes_module
-from podcast_assets.admin import add_feed
 from podcast_assets.assets.episodes import episodes
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import add_feed
 from podcast_assets.evaluation.feeds import media_bytes
 from podcast_assets.evaluation.server import Resource
 from podcast_assets.resources.http_client import HttpClientResource

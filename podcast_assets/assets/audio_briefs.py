@@ -9,7 +9,7 @@ import polars as pl
 from podcast_assets.core.atomic_files import atomic_write_bytes
 from podcast_assets.core.audio import AudioError, probe_duration_s
 from podcast_assets.core.audio_brief import GAP_S, RATE, clip_span, cut, decode, encode_mp3, silence, speak
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir

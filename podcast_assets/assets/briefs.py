@@ -11,19 +11,18 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from podcast_assets.admin import receiving_subscribers
 from podcast_assets.assets.interest_vectors import cached_phrase_vectors
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.brief_history import brief_archive_rows, day_verdicts, write_brief_archive
 from podcast_assets.catalog.mirror import mirror_to_warehouse
+from podcast_assets.catalog.registry import receiving_subscribers
 from podcast_assets.core.atomic_files import flush_to_disk
 from podcast_assets.core.background import BACKGROUND_SENTENCES
 from podcast_assets.core.clustering import idea_features
 from podcast_assets.core.ranking import Candidate, candidate_priors, cluster_members, phrase_nulls
 from podcast_assets.core.rendering import deep_link
 from podcast_assets.core.subscribers import InvalidSubscriber, interest_phrases
-from podcast_assets.execution import NETWORK_RETRY_POLICY
 from podcast_assets.operations.brief_batches import (
     BRIEF_SCHEMA,
     CHUNK_SIZE,
@@ -35,7 +34,8 @@ from podcast_assets.operations.brief_batches import (
     staging_dir,
 )
 from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers, sent_twice
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.execution import NETWORK_RETRY_POLICY
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseResource

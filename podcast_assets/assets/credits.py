@@ -21,8 +21,8 @@ from podcast_assets.core.credits import (
 )
 from podcast_assets.core.feed_cache import read_cached_feed
 from podcast_assets.core.rss import parse_feed
-from podcast_assets.execution import NETWORK_RETRY_POLICY
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.execution import NETWORK_RETRY_POLICY
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.http_client import DownloadError, HttpClientResource
 from podcast_assets.resources.warehouse import WarehouseResource
 

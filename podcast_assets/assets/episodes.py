@@ -12,22 +12,22 @@ import dagster as dg
 import polars as pl
 import sqlalchemy as sa
 
-from podcast_assets.admin import utc_now
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.mirror import mirror_to_warehouse
+from podcast_assets.catalog.registry import utc_now
 from podcast_assets.catalog.tables import feeds as feeds_table
 from podcast_assets.core.audio import AudioError, extension_for, probe_duration_s, sha256_of
 from podcast_assets.core.episodes import EPISODES_SCHEMA, day_items, episode_row
 from podcast_assets.core.feed_cache import read_cached_feed, write_cached_feed
 from podcast_assets.core.rss import Enclosure, FeedParseError, ParsedFeed, parse_feed
-from podcast_assets.execution import NETWORK_RETRY_POLICY
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.execution import NETWORK_RETRY_POLICY
+from podcast_assets.orchestration.partitions import daily_partitions
+from podcast_assets.orchestration.sensors import FEED_URL_TAG
 from podcast_assets.resources.host_slots import interleaved_by_host
 from podcast_assets.resources.http_client import DownloadError, FeedResponse, HttpClientResource
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.sensors import FEED_URL_TAG
 from podcast_assets.settings import home_dir
 
 ERROR_MAX_CHARS = 1_000  # a feed's last_error: the message, never a traceback

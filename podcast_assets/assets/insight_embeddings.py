@@ -14,8 +14,8 @@ import polars as pl
 
 from podcast_assets.assets.insights import CONTEXT_WINDOW_S, INSIGHT_CONTEXT_SQL, _embeddings_table_sql
 from podcast_assets.core.sharding import parse_shard_key, shard_key, shard_of
-from podcast_assets.execution import GPU_OP_TAGS
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.execution import GPU_OP_TAGS
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.warehouse import WarehouseResource
 

@@ -10,7 +10,7 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, cluster_ideas, summarize_clusters
 from podcast_assets.core.insights import extract_insights
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.warehouse import WarehouseResource

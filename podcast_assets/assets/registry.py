@@ -8,12 +8,12 @@ import dagster as dg
 import polars as pl
 import sqlalchemy as sa
 
-from podcast_assets.admin import receiving_briefs
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog import tables as t
 from podcast_assets.catalog.mirror import mirror_to_warehouse
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.catalog.registry import receiving_briefs
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.warehouse import WarehouseResource
 
 feeds = dg.AssetSpec(

@@ -32,13 +32,13 @@ from podcast_assets.core.sql_models import (
     run_test,
 )
 from podcast_assets.core.sql_models.graph import upstream_of
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.warehouse import WarehouseResource
 
 SQL_DIR_ENV = "PODCAST_BRIEF_SQL_DIR"
 SQL_VARS_ENV = "PODCAST_BRIEF_SQL_VARS"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
-# `sql_daily` is one of the groups the daily job selects (podcast_assets/jobs.py); `sql` runs after the day.
+# `sql_daily` is one of the groups the daily job selects (orchestration/jobs.py); `sql` runs after the day.
 PARTITIONED_GROUP = "sql_daily"
 UNPARTITIONED_GROUP = "sql"
 PROJECT_ASSET_KEY = dg.AssetKey("sql_project")

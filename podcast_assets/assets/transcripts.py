@@ -23,8 +23,8 @@ from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.sharding import parse_shard_key, shard_key, shard_of
 from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_transcript
 from podcast_assets.core.transcripts import asr_prompt, normalize_segments, segment_time_problems
-from podcast_assets.execution import GPU_OP_TAGS
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.execution import GPU_OP_TAGS
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource, Transcription
 from podcast_assets.resources.warehouse import WarehouseResource

@@ -6,15 +6,15 @@ import os
 import time
 from urllib.parse import urlparse
 
-from podcast_assets.admin import add_feed, add_subscriber, list_feeds, remove_feed
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.links import PUBLIC_URL_ENV
+from podcast_assets.catalog.registry import add_feed, add_subscriber, list_feeds, remove_feed
+from podcast_assets.daily_runs.runner import run_days
 from podcast_assets.evaluation.demo_network import DEMO_DAY, DEMO_SUBSCRIBERS, SHOWS
 from podcast_assets.evaluation.feeds import publish_network
 from podcast_assets.evaluation.server import SiteServer
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.runner import run_days
 from podcast_assets.settings import home_dir
-from podcast_assets.web.links import PUBLIC_URL_ENV
 from podcast_assets.web.server import WebServer
 
 

@@ -101,11 +101,11 @@ def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
     """Serve `network`, register it in the current home folder and run its day through the daily job."""
     import dagster as dg
 
-    from podcast_assets.admin import add_feed, add_subscriber
     from podcast_assets.catalog import CatalogResource
+    from podcast_assets.catalog.registry import add_feed, add_subscriber
+    from podcast_assets.daily_runs.runner import run_day
     from podcast_assets.evaluation.feeds import publish_network
     from podcast_assets.evaluation.server import SiteServer
-    from podcast_assets.runner import run_day
 
     catalog = CatalogResource()
     with SiteServer() as server:

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from podcast_assets.catalog import links
 from podcast_assets.core.atomic_files import atomic_write_bytes, atomic_write_text
 from podcast_assets.core.clustering import IdeaFeatures
 from podcast_assets.core.feedback import Verdict, adjust_interests, profile_shift
 from podcast_assets.core.ranking import Candidate, Relevance, choose_brief, relevance_of_groups
 from podcast_assets.core.rendering import BriefDocument, BriefItem
-from podcast_assets.web import links
 
 BRIEF_SCHEMA = {
     "partition_date": pl.Date,

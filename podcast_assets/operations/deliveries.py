@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 import sqlalchemy as sa
 
-from podcast_assets.admin import receiving_briefs, utc_now
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.links import list_unsubscribe
+from podcast_assets.catalog.registry import receiving_briefs, utc_now
 from podcast_assets.catalog.tables import brief_deliveries, delivery_attempts, subscribers
 from podcast_assets.resources.mailer import (
     FAILED,
@@ -46,7 +47,6 @@ from podcast_assets.resources.mailer import (
     SendOutcome,
 )
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.web.links import list_unsubscribe
 
 SENDING = "sending"
 UNKNOWN_AFTER_CRASH = "unknown_after_crash"

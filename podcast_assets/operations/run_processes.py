@@ -9,38 +9,17 @@ server that launched it, so it is judged only there (`trust_launcher_pids`).
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
+
+from podcast_assets.core.processes import host_name, process_command_line, process_start_ticks
+
+__all__ = ["host_name", "process_command_line", "process_start_ticks"]  # with the run helpers below
 
 RUN_PID_TAG = "podcast_brief/pid"
 RUN_HOST_TAG = "podcast_brief/host"
 RUN_PROCESS_START_TAG = "podcast_brief/process_start"
-
-
-def host_name() -> str:
-    return socket.gethostname()
-
-
-def process_start_ticks(pid: int) -> str | None:
-    """When the process started (clock ticks since boot, Linux /proc), or None where that cannot be read."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 (starttime); the command name (field 2) may hold spaces and parentheses, so count after the last ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def process_command_line(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or None
 
 
 def this_process_tags() -> dict[str, str]:

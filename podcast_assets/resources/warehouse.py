@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import sqlglot
 
-from podcast_assets.operations.run_processes import process_command_line
+from podcast_assets.core.processes import process_command_line
 from podcast_assets.resources.lake import LAKE_TABLES, ParquetLake, catalog_ddl
 from podcast_assets.settings import home_dir
 

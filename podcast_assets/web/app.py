@@ -20,14 +20,14 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog import CatalogResource, links
+from podcast_assets.catalog.tokens import BadToken, Signer, signer
 from podcast_assets.core.search import BadQuery
 from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
 from podcast_assets.resources.warehouse import WarehouseLocked
-from podcast_assets.web import links, subscriptions, web_search
+from podcast_assets.web import subscriptions, web_search
 from podcast_assets.web.audio import audio_brief_path
-from podcast_assets.web.tokens import BadToken, Signer, signer
 
 EXAMPLE_TOPICS = ("battery chemistry", "AI safety", "city transit", "sleep and health", "climate policy")
 MAX_BODY_BYTES = 16_384

@@ -8,8 +8,8 @@ import secrets
 
 import sqlalchemy as sa
 
-from podcast_assets.admin import utc_now
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import utc_now
 from podcast_assets.catalog.tables import (
     brief_archive,
     feedback,

@@ -109,7 +109,7 @@ def _run_group(project: SqlProject, keys: list[tuple[str, str]], partition: str 
     import dagster as dg
 
     from podcast_assets.assets.sql_models import FULL_REFRESH_TAG, asset_key, sql_assets
-    from podcast_assets.deployment import deployment_name, resources_for
+    from podcast_assets.orchestration.deployment import deployment_name, resources_for
     from podcast_assets.settings import ensure_dagster_home
 
     ensure_dagster_home()

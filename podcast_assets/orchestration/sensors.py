@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.tables import feeds
-from podcast_assets.partitions import daily_partitions
+from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.policy_http import DeadlineExceeded, policy_client
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import url_policy

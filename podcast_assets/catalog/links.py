@@ -8,7 +8,7 @@ import os
 from email.utils import parseaddr
 from urllib.parse import quote, urlencode
 
-from podcast_assets.web.tokens import signer
+from podcast_assets.catalog.tokens import signer
 
 PUBLIC_URL_ENV = "PODCAST_BRIEF_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"

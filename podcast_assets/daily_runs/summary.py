@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from podcast_assets.costs import day_costs
+from podcast_assets.operations.costs import day_costs
 from podcast_assets.resources.warehouse import WarehouseResource
 
 _COUNTS = {

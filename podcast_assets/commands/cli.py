@@ -8,7 +8,8 @@ import sys
 
 import polars as pl
 
-from podcast_assets.admin import (
+from podcast_assets.catalog import CatalogResource
+from podcast_assets.catalog.registry import (
     RegistryError,
     add_feed,
     add_subscriber,
@@ -17,12 +18,11 @@ from podcast_assets.admin import (
     remove_feed,
     remove_subscriber,
 )
-from podcast_assets.catalog import CatalogResource
+from podcast_assets.commands.sql import add_sql_commands, run_sql_command
 from podcast_assets.core.subscribers import InvalidSubscriber
 from podcast_assets.operations.day_lock import DayLocked
 from podcast_assets.operations.interrupts import RunInterrupted
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.sql_commands import add_sql_commands, run_sql_command
 
 
 def _date(value: str) -> dt.date:
@@ -34,7 +34,7 @@ def _date(value: str) -> dt.date:
 
 def _check_run_days(first: dt.date, last: dt.date) -> None:
     """Both days are daily partitions (from their start to the last complete UTC day), else one line naming them."""
-    from podcast_assets.partitions import daily_partitions
+    from podcast_assets.orchestration.partitions import daily_partitions
 
     if last < first:
         raise RegistryError(f"--to {last.isoformat()} is before --from {first.isoformat()}")
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 print(f"deactivated {args.email}")
         elif args.command == "run":
-            from podcast_assets.runner import run_days
+            from podcast_assets.daily_runs.runner import run_days
 
             if args.date and (args.from_date or args.to_date):
                 raise RegistryError("use either --date or --from/--to")
@@ -229,9 +229,9 @@ def _deliveries(args: argparse.Namespace, warehouse: WarehouseResource, catalog:
     if args.action == "list":
         _print_frame(day_deliveries(catalog, args.date))
         return 0
+    from podcast_assets.daily_runs.runner import wait_for_day
     from podcast_assets.operations.day_lock import day_lock
     from podcast_assets.resources.mailer import MailerResource
-    from podcast_assets.runner import wait_for_day
     from podcast_assets.settings import ensure_dagster_home
 
     ensure_dagster_home()

@@ -13,7 +13,7 @@ import uuid
 
 import dagster as dg
 
-from podcast_assets.jobs import DAILY_JOB_NAME
+from podcast_assets.daily_runs.summary import day_summary
 from podcast_assets.operations.day_lock import day_lock
 from podcast_assets.operations.dead_runs import active_runs_of_day, clear_dead_runs, free_run_slots, run_started_at
 from podcast_assets.operations.interrupts import (
@@ -24,9 +24,9 @@ from podcast_assets.operations.interrupts import (
     signals_stop_the_command,
 )
 from podcast_assets.operations.run_processes import run_process, this_process_tags
+from podcast_assets.orchestration.jobs import DAILY_JOB_NAME
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import ensure_dagster_home
-from podcast_assets.summary import day_summary
 
 # The terminal gets step progress and warnings; every DEBUG event is still in the run's log in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

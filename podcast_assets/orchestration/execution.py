@@ -41,7 +41,7 @@ FRESHNESS_POLICIES = {dg.AssetKey("briefs"): BRIEFS_FRESHNESS_POLICY}
 def with_daily_policies(assets: list) -> list:
     """Backfill policy and cost hooks on every daily-partitioned AssetsDefinition, applied once in definitions.py.
     Specs (the registry tables) and unpartitioned assets pass through unchanged."""
-    from podcast_assets.costs import COST_HOOKS
+    from podcast_assets.operations.costs import COST_HOOKS
 
     out = []
     for asset in assets:

@@ -9,7 +9,7 @@
   workers (tiny.en on CPU ones),
   the alert webhook on when PODCAST_BRIEF_ALERT_WEBHOOK_URL is set.
 - `celery`: production resources; steps run on Celery workers (dagster-celery, Redis broker). GPU assets carry
-  `dagster-celery/queue: gpu` (podcast_assets/execution.py) so only workers started with `-Q gpu` take them.
+  `dagster-celery/queue: gpu` (orchestration/execution.py) so only workers started with `-Q gpu` take them.
 - `kubernetes`: production resources; each step in its own pod (dagster-k8s `k8s_job_executor`); GPU assets
   request `nvidia.com/gpu: 1` through their `dagster-k8s/config` op tags.
 
@@ -23,6 +23,7 @@ import os
 import dagster as dg
 
 from podcast_assets.catalog import CatalogResource
+from podcast_assets.orchestration.sensors import AlertWebhookResource
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.headlines import HeadlineWriterResource
 from podcast_assets.resources.http_client import HttpClientResource
@@ -30,7 +31,6 @@ from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.media_store import MediaStoreResource
 from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
-from podcast_assets.sensors import AlertWebhookResource
 
 DEPLOYMENT_ENV = "PODCAST_BRIEF_DEPLOYMENT"
 DEPLOYMENTS = ("local", "production", "celery", "kubernetes")
@@ -121,12 +121,12 @@ def set_pool_limits(instance: dg.DagsterInstance, limits: dict[str, int]) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m podcast_assets.deployment set-pools deploy/pools.yaml` on the production instance."""
+    """`python -m podcast_assets.orchestration.deployment set-pools deploy/pools.yaml` on the production instance."""
     import argparse
 
     import yaml
 
-    parser = argparse.ArgumentParser(prog="python -m podcast_assets.deployment")
+    parser = argparse.ArgumentParser(prog="python -m podcast_assets.orchestration.deployment")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("set-pools", help="apply per-pool limits from a YAML file").add_argument("path")
     args = parser.parse_args(argv)

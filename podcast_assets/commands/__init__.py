@@ -1,0 +1,1 @@
+"""The command line: `podcast-brief` (cli), its SQL-model commands (sql)."""
