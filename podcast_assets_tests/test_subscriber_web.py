@@ -150,6 +150,7 @@ def test_sign_up_confirm_brief_feedback_archive_unsubscribe_in_chromium(world):
     # Sign up on the landing page, as a reader does (a topic ticked, free text typed).
     page = browser.open(f"{base}/")
     assert "top 5 insights daily" in page
+    assert "The first brief is being made" in page  # no day has run yet: a friendly placeholder, no sample
     browser.screenshot("1-landing")
     browser.fill("#email", READER)
     browser.check("input[name=topic][value='battery chemistry']")
@@ -182,6 +183,22 @@ def test_sign_up_confirm_brief_feedback_archive_unsubscribe_in_chromium(world):
     assert code == 0, (world["root"] / "day1.log").read_text()[-3000:]
     (brief,) = [m for m in _mail(inbox, READER) if m["Subject"].startswith("Your podcast brief")]
     assert not [m for m in _mail(inbox, PENDING) if m["Subject"].startswith("Your podcast brief")]
+
+    # The front page now shows that day's headline insight, from one of its briefs, and related insights.
+    page = browser.open(f"{base}/")
+    assert "The first brief is being made" not in page and f"From the {PREVIOUS_DAY.isoformat()} brief" in page
+    headline = browser.evaluate("document.querySelector('#sample-headline p').textContent").strip()
+    day_briefs = " ".join(
+        " ".join(_body(m, "plain").split())
+        for _, raw in inbox.messages
+        if (m := email.message_from_bytes(raw, policy=policy.default))["Subject"].startswith("Your podcast brief")
+    )
+    assert headline and " ".join(headline.split()) in day_briefs
+    listen = browser.evaluate("document.querySelector('#sample-headline a').getAttribute('href')")
+    assert re.search(r"#t=\d+$", listen)
+    related = browser.evaluate("[...document.querySelectorAll('#sample-related li')].map(li => li.textContent)")
+    assert 1 <= len(related) <= 3 and all(headline not in text for text in related)
+    browser.screenshot("2a-landing-with-sample")
     https_url, mailto_url = re.fullmatch(r"<([^>]+)>, <([^>]+)>", brief["List-Unsubscribe"]).groups()
     assert https_url.startswith(f"{base}/unsubscribe?t=") and mailto_url.startswith("mailto:brief@example.com?")
     assert brief["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

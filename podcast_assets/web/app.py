@@ -28,6 +28,7 @@ from podcast_assets.resources.mailer import MailerResource, OutgoingBrief
 from podcast_assets.resources.warehouse import WarehouseLocked
 from podcast_assets.web import subscriptions, web_search
 from podcast_assets.web.audio import audio_brief_path
+from podcast_assets.web.sample import FrontPageSample
 
 EXAMPLE_TOPICS = ("battery chemistry", "AI safety", "city transit", "sleep and health", "climate policy")
 MAX_BODY_BYTES = 16_384
@@ -70,6 +71,7 @@ def create_app(
     mailer = mailer or MailerResource()
     templates = Jinja2Templates(env=_ENVIRONMENT)
     client_limit = ClientRateLimit(signups_per_client, signup_window_s)
+    front_page_sample = FrontPageSample(catalog)
     keys: dict[str, Signer] = {}
 
     def sign() -> Signer:
@@ -116,7 +118,8 @@ def create_app(
 
     async def landing(request: Request) -> Response:
         shows = await run_in_threadpool(subscriptions.list_shows, catalog)
-        return page(request, "landing.html.j2", shows=shows, topics=EXAMPLE_TOPICS)
+        example = await run_in_threadpool(front_page_sample.get)
+        return page(request, "landing.html.j2", shows=shows, topics=EXAMPLE_TOPICS, sample=example)
 
     async def signup(request: Request) -> Response:
         data = await form(request)
