@@ -121,21 +121,25 @@ def signals_stop_the_command() -> Iterator[None]:
 def cancel_on_signal(instance: dg.DagsterInstance, run_id: str, log: Callable[[str], None] = print) -> Iterator[None]:
     """While this is open, a SIGINT/SIGTERM marks run `run_id` CANCELING (from a thread, not the handler)."""
     stop = threading.Event()
+    # Held while the watcher marks the run, and taken on the way out: once this block has exited, no CANCELING
+    # mark can land any more (the caller goes on to record how the run ended, and a late mark would overwrite it).
+    marking = threading.Lock()
     _cancel_marked.clear()
 
     def watch() -> None:
         while not stop.is_set():
             if _signal_seen.wait(0.2):
                 break
-        if stop.is_set():
-            return
         try:
-            run = instance.get_run_by_id(run_id)
-            if run is not None and not run.is_finished and run.status != dg.DagsterRunStatus.CANCELING:
-                signum = last_signal()
-                name = signal.Signals(signum).name if signum else "a signal"
-                instance.report_run_canceling(run, f"podcast-brief run received {name}: canceling the run")
-                log(f"received {name}: canceling run {run_id}")
+            with marking:
+                if stop.is_set():
+                    return
+                run = instance.get_run_by_id(run_id)
+                if run is not None and not run.is_finished and run.status != dg.DagsterRunStatus.CANCELING:
+                    signum = last_signal()
+                    name = signal.Signals(signum).name if signum else "a signal"
+                    instance.report_run_canceling(run, f"podcast-brief run received {name}: canceling the run")
+                    log(f"received {name}: canceling run {run_id}")
         finally:
             _cancel_marked.set()
 
@@ -145,6 +149,10 @@ def cancel_on_signal(instance: dg.DagsterInstance, run_id: str, log: Callable[[s
     try:
         yield
     finally:
-        stop.set()
+        # Not a timed join: a watcher left running could mark the run CANCELING after the caller recorded its end
+        # (CANCELED, or SUCCESS when the signal came after the last step). Taking the lock waits for a mark in
+        # progress (one read and one write to the instance) and keeps any later one from starting.
+        with marking:
+            stop.set()
         _watching.clear()
-        thread.join(timeout=_MARK_WAIT_S)
+        thread.join()
