@@ -1,5 +1,6 @@
 """The front page's sample of what a reader gets: the latest day's strongest insight (the best-scored first pick of
-that day's briefs), its show and a listen link, and up to three related insights from other episodes.
+that day's briefs), its show and a listen link, and three related insights from other episodes (those its brief
+named, then the nearest in meaning).
 
 Read from the warehouse and kept in memory until the catalog's brief archive holds a newer day, so a page view
 costs one small catalog query. While a daily run holds the warehouse, the last sample (or the placeholder) is
@@ -21,11 +22,22 @@ RELATED = 3
 LOCK_WAIT_S = 2.0  # the front page never waits long for a daily run's write lock
 
 _HEADLINE_SQL = """
-SELECT b.insight_id, b.related_insight_ids
+SELECT b.insight_id, b.related_insight_ids, i.episode_id
 FROM briefs b
+JOIN insights i USING (partition_date, insight_id)
 WHERE b.partition_date = ? AND b.rank = 1
 ORDER BY b.score DESC NULLS LAST, b.insight_id
 LIMIT 1
+"""
+# The insights of other episodes nearest in meaning, where the brief named fewer related ones than we show.
+_NEAREST_SQL = """
+SELECT other.insight_id
+FROM insight_embeddings mine
+JOIN insight_embeddings other ON other.partition_date = mine.partition_date AND other.insight_id <> mine.insight_id
+JOIN insights i ON i.partition_date = other.partition_date AND i.insight_id = other.insight_id
+WHERE mine.partition_date = ? AND mine.insight_id = ? AND i.episode_id <> ?
+ORDER BY array_cosine_similarity(mine.embedding, other.embedding) DESC, other.insight_id
+LIMIT ?
 """
 _INSIGHTS_SQL = """
 SELECT i.insight_id, coalesce(i.headline, i.text) AS text, i.start_s, e.title AS episode_title, e.audio_url, e.link,
@@ -58,14 +70,15 @@ def read_sample(warehouse: WarehouseResource, day) -> Sample | None:
     head = warehouse.query(_HEADLINE_SQL, [day]).to_dicts()
     if not head:
         return None
-    related_ids = [i for i in (head[0]["related_insight_ids"] or []) if i != head[0]["insight_id"]][:RELATED]
-    rows = {
-        r["insight_id"]: r
-        for r in warehouse.query(_INSIGHTS_SQL, [day, [head[0]["insight_id"], *related_ids]]).to_dicts()
-    }
-    if head[0]["insight_id"] not in rows:
+    insight_id = head[0]["insight_id"]
+    related_ids = [i for i in (head[0]["related_insight_ids"] or []) if i != insight_id][:RELATED]
+    if len(related_ids) < RELATED:
+        nearest = warehouse.query(_NEAREST_SQL, [day, insight_id, head[0]["episode_id"], RELATED * 2])["insight_id"]
+        related_ids += [i for i in nearest.to_list() if i not in related_ids][: RELATED - len(related_ids)]
+    rows = {r["insight_id"]: r for r in warehouse.query(_INSIGHTS_SQL, [day, [insight_id, *related_ids]]).to_dicts()}
+    if insight_id not in rows:
         return None
-    headline = _item(rows[head[0]["insight_id"]])
+    headline = _item(rows[insight_id])
     headline.related = [_item(rows[i]) for i in related_ids if i in rows]
     return Sample(day.isoformat(), headline)
 
