@@ -108,6 +108,25 @@ def _checks(instance: dg.DagsterInstance) -> dict[str, bool]:
     }
 
 
+def _assert_front_page_sample(browser: Browser, base: str, inbox, day: dt.date, related: int) -> None:
+    """The landing page's sample is the day's: its headline is an insight of a brief sent that day, with a listen
+    link to the moment, and `related` other insights under it."""
+    page = browser.open(f"{base}/")
+    assert "The first brief is being made" not in page and f"From the {day.isoformat()} brief" in page
+    headline = browser.evaluate("document.querySelector('#sample-headline p').textContent").strip()
+    day_briefs = " ".join(
+        " ".join(_body(message, "plain").split())
+        for _, raw in inbox.messages
+        if (message := email.message_from_bytes(raw, policy=policy.default))["Subject"]
+        == f"Your podcast brief for {day:%A %d %B}"
+    )
+    assert headline and " ".join(headline.split()) in day_briefs
+    listen = browser.evaluate("document.querySelector('#sample-headline a').getAttribute('href')")
+    assert re.search(r"#t=\d+$", listen)
+    shown = browser.evaluate("[...document.querySelectorAll('#sample-related li')].map(li => li.textContent)")
+    assert len(shown) == related and all(headline not in text for text in shown)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("web")
@@ -184,20 +203,8 @@ def test_sign_up_confirm_brief_feedback_archive_unsubscribe_in_chromium(world):
     (brief,) = [m for m in _mail(inbox, READER) if m["Subject"].startswith("Your podcast brief")]
     assert not [m for m in _mail(inbox, PENDING) if m["Subject"].startswith("Your podcast brief")]
 
-    # The front page now shows that day's headline insight, from one of its briefs, and related insights.
-    page = browser.open(f"{base}/")
-    assert "The first brief is being made" not in page and f"From the {PREVIOUS_DAY.isoformat()} brief" in page
-    headline = browser.evaluate("document.querySelector('#sample-headline p').textContent").strip()
-    day_briefs = " ".join(
-        " ".join(_body(m, "plain").split())
-        for _, raw in inbox.messages
-        if (m := email.message_from_bytes(raw, policy=policy.default))["Subject"].startswith("Your podcast brief")
-    )
-    assert headline and " ".join(headline.split()) in day_briefs
-    listen = browser.evaluate("document.querySelector('#sample-headline a').getAttribute('href')")
-    assert re.search(r"#t=\d+$", listen)
-    related = browser.evaluate("[...document.querySelectorAll('#sample-related li')].map(li => li.textContent)")
-    assert len(related) == 3 and all(headline not in text for text in related)
+    # The front page now shows that day's headline insight, from one of its briefs (a day of one insight: no others).
+    _assert_front_page_sample(browser, base, inbox, PREVIOUS_DAY, related=0)
     browser.screenshot("2a-landing-with-sample")
     https_url, mailto_url = re.fullmatch(r"<([^>]+)>, <([^>]+)>", brief["List-Unsubscribe"]).groups()
     assert https_url.startswith(f"{base}/unsubscribe?t=") and mailto_url.startswith("mailto:brief@example.com?")
@@ -280,6 +287,10 @@ def test_sign_up_confirm_brief_feedback_archive_unsubscribe_in_chromium(world):
     day2 = [m for m in _mail(inbox, READER) if m["Subject"].startswith("Your podcast brief")]
     assert len(day2) == 2  # one per day
     assert len([m for m in _mail(inbox, LEAVER) if m["Subject"].startswith("Your podcast brief")]) == 1
+
+    # The front page moved on to the new day: its headline insight and three related insights.
+    _assert_front_page_sample(browser, base, inbox, DEMO_DAY, related=3)
+    browser.screenshot("4a-landing-new-day")
 
     # Preferences and the archive, from links in the latest brief.
     latest_html = _body(day2[-1], "html")

@@ -1,6 +1,6 @@
 """The front page's sample of what a reader gets: the latest day's strongest insight (the best-scored first pick of
-that day's briefs), its show and a listen link, and three related insights from other episodes (those its brief
-named, then the nearest in meaning).
+that day's briefs), its show and a listen link, and three related insights (those its brief named, then the
+nearest in meaning, other episodes first).
 
 Read from the warehouse and kept in memory until the catalog's brief archive holds a newer day, so a page view
 costs one small catalog query. While a daily run holds the warehouse, the last sample (or the placeholder) is
@@ -29,14 +29,15 @@ WHERE b.partition_date = ? AND b.rank = 1
 ORDER BY b.score DESC NULLS LAST, b.insight_id
 LIMIT 1
 """
-# The insights of other episodes nearest in meaning, where the brief named fewer related ones than we show.
+# The day's insights nearest in meaning, other episodes first (a day of one episode still shows a sample), where the
+# brief named fewer related ones than we show.
 _NEAREST_SQL = """
 SELECT other.insight_id
 FROM insight_embeddings mine
 JOIN insight_embeddings other ON other.partition_date = mine.partition_date AND other.insight_id <> mine.insight_id
 JOIN insights i ON i.partition_date = other.partition_date AND i.insight_id = other.insight_id
-WHERE mine.partition_date = ? AND mine.insight_id = ? AND i.episode_id <> ?
-ORDER BY array_cosine_similarity(mine.embedding, other.embedding) DESC, other.insight_id
+WHERE mine.partition_date = ? AND mine.insight_id = ?
+ORDER BY i.episode_id = ?, array_cosine_similarity(mine.embedding, other.embedding) DESC, other.insight_id
 LIMIT ?
 """
 _INSIGHTS_SQL = """
