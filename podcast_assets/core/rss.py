@@ -53,6 +53,21 @@ TRANSCRIPT_TYPE_RANK = {
 }
 AUDIO_EXTENSIONS = {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac", ".mpga", ".mp2"}
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv"}
+# Files that are never an episode's audio, whatever the server says they are.
+NOT_AUDIO_EXTENSIONS = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".svg",
+    ".pdf",
+    ".html",
+    ".htm",
+    ".txt",
+    ".vtt",
+    ".srt",
+}
 # Types an enclosure can have and still be worth probing (servers often say nothing useful).
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/x-octet-stream"}
 
@@ -171,6 +186,8 @@ def _extension(url: str) -> str:
 def _audio_rank(enclosure: Enclosure, medium: str | None = None) -> int | None:
     """How likely an enclosure is the episode's audio (0 best), None for what is certainly not (a cover image)."""
     kind, extension = enclosure.type or "", _extension(enclosure.url)
+    if extension in NOT_AUDIO_EXTENSIONS and not kind.startswith("audio/"):
+        return None
     if kind.startswith("audio/") or medium == "audio":
         return 0
     if extension in AUDIO_EXTENSIONS and (kind in _GENERIC_TYPES or kind.startswith("video/")):
