@@ -26,7 +26,7 @@ def _median_ms(work, repeat: int = 5) -> tuple[float, object]:
 
 
 def main() -> None:
-    media = sorted((resources.files("podcast_assets") / "demo" / "media").glob("*.mp3"))[:5]
+    media = sorted((resources.files("podcast_assets") / "evaluation" / "networks" / "demo" / "media").glob("*.mp3"))[:5]
     decode_ms, _ = _median_ms(lambda: decode(media[0]))
     episodes = [decode(path) for path in media]
     cut_ms, _ = _median_ms(lambda: cut(episodes[0], clip_span(5.0, 15.0, len(episodes[0]) / RATE)))

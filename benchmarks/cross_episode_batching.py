@@ -22,7 +22,7 @@ import platform
 import time
 from pathlib import Path
 
-MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
+MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks" / "demo" / "media"
 
 
 def _day(episodes: int, prompts: str = "demo"):

@@ -23,7 +23,7 @@ DAY = dt.date(2026, 5, 6)
 
 
 def test_a_broken_episode_and_a_missing_voice_leave_the_good_clips(home, tmp_path):
-    good = resources.files("podcast_assets") / "demo" / "media" / "grid-report-40.mp3"
+    good = resources.files("podcast_assets") / "evaluation" / "networks" / "demo" / "media" / "grid-report-40.mp3"
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"ID3 this is not audio at all" * 50)
     warehouse = WarehouseResource()

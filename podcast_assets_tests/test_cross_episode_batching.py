@@ -18,7 +18,7 @@ from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets_tests.test_transcript_shards import materialize_transcripts
 
-MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
+MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks" / "demo" / "media"
 DAY = dt.date(2026, 11, 24)
 
 

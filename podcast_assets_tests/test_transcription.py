@@ -11,7 +11,7 @@ from podcast_assets.evaluation.demo_network import DEEP_REST
 from podcast_assets.resources.transcriber import TranscriberResource, packaged_model_dir
 from podcast_assets_tests.conftest import real_fixture
 
-MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "demo" / "media"
+MEDIA = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks" / "demo" / "media"
 
 
 @pytest.fixture(scope="module", params=["pyannote", "silero"])
