@@ -39,6 +39,7 @@ from podcast_assets.catalog import CatalogResource
 from podcast_assets.catalog.registry import add_subscriber
 from podcast_assets.catalog.tables import brief_deliveries as brief_deliveries_table
 from podcast_assets.core.atomic_files import TEMP_PREFIX, atomic_output
+from podcast_assets.core.processes import host_name
 from podcast_assets.demo.run import register_demo
 from podcast_assets.evaluation.demo_network import DEMO_DAY, PREVIOUS_DAY
 from podcast_assets.evaluation.server import SiteServer
@@ -52,7 +53,7 @@ from podcast_assets.operations.deliveries import (
     resend,
     sent_twice,
 )
-from podcast_assets.operations.run_processes import RUN_HOST_TAG, RUN_PID_TAG, host_name
+from podcast_assets.operations.run_processes import RUN_HOST_TAG, RUN_PID_TAG
 from podcast_assets.resources.mailer import MailerResource
 from podcast_assets.resources.warehouse import WarehouseLocked, WarehouseResource
 from podcast_assets.settings import LOCAL_DAGSTER_YAML

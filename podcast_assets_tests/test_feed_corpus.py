@@ -245,7 +245,19 @@ def test_in_the_corpus_images_never_win_over_audio_and_enclosures_are_absolute()
 
 def test_an_item_language_picks_its_transcript_and_full_transcripts_beat_captions():
     example = parse_feed((CORPUS / "podcast-namespace/example.xml").read_bytes(), "https://example.com/feed.xml")
-    assert example.items[0].best_transcript().url == "https://example.com/ep3/transcript.txt"
+    assert example.items[0].best_transcript().url == "https://example.com/ep3/transcript.txt"  # not Spanish captions
+    same_language = (
+        b'<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>S</title>'
+        b"<language>en</language><item><title>A</title><guid>a</guid>"
+        b"<pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate>"
+        b'<enclosure url="https://x.example/a.mp3" type="audio/mpeg"/>'
+        b'<podcast:transcript url="captions.vtt" type="text/vtt; charset=utf-8" language="en-GB" rel="captions"/>'
+        b'<podcast:transcript url="full.srt" type="application/x-subrip" language="en"/>'
+        b"</item></channel></rss>"
+    )
+    (item,) = parse_feed(same_language, "https://x.example/feed.xml").items
+    assert [t.type for t in item.transcripts] == ["text/vtt", "application/x-subrip"]  # types bare, lower-case
+    assert item.best_transcript().url == "https://x.example/full.srt"  # the full transcript, not the captions
 
 
 @cache

@@ -75,6 +75,12 @@ def plain_text(value: Any, max_chars: int = 1_000, media_type: str | None = "tex
     return one_line(_UNDEFINED_ENTITY.sub("", text), max_chars)
 
 
+def media_type(value: Any) -> str | None:
+    """A type attribute (`audio/mpeg; charset=...`) as its bare, lower-case media type; None when blank."""
+    kind = (one_line(str(value or ""), 100) or "").split(";")[0].strip().lower()
+    return kind or None
+
+
 def absolute_url(value: Any, base_url: str | None) -> str | None:
     """A URL from the feed, resolved against the feed's own URL when relative; None when blank or too long."""
     url = str(value or "").strip()
@@ -94,7 +100,7 @@ def _transcript(attributes: dict, base_url: str | None) -> TranscriptLink | None
         return None
     return TranscriptLink(
         url=url,
-        type=str(attributes.get("type") or "")[:100].split(";")[0].strip().lower(),
+        type=media_type(attributes.get("type")) or "",
         language=one_line(attributes.get("language"), 35),
         rel=one_line(attributes.get("rel"), 100),
     )

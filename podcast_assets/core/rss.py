@@ -31,6 +31,7 @@ from podcast_assets.core.podcast_namespace import (
     absolute_url,
     channel_persons,
     feedparser_prefixes,
+    media_type,
     merged,
     plain_text,
     tags_of_element,
@@ -153,12 +154,6 @@ def _published(entry: feedparser.FeedParserDict) -> dt.datetime | None:
     return None
 
 
-def _url(value: str | None) -> str | None:
-    """A URL field as given (trimmed), or None when blank or longer than any real URL."""
-    url = (value or "").strip()
-    return url if url and len(url) <= URL_MAX_CHARS else None
-
-
 def _guid(value: str | None) -> str | None:
     """The guid, trimmed; one too long to store (or with control characters) stands in as its sha256."""
     guid = (value or "").strip()
@@ -172,11 +167,6 @@ def _guid(value: str | None) -> str | None:
 def _length(value: object) -> int | None:
     text = str(value or "").strip()[:20]
     return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _media_type(value: object) -> str | None:
-    kind = (one_line(str(value or ""), 100) or "").split(";")[0].strip().lower()
-    return kind or None
 
 
 def _extension(url: str) -> str:
@@ -218,7 +208,7 @@ def _enclosures(entry: feedparser.FeedParserDict, base_url: str | None) -> tuple
         if any(e.url == url for e in found):
             continue
         enclosure = Enclosure(
-            url, _media_type(source.get("type")), _length(source.get("length") or source.get("filesize"))
+            url, media_type(source.get("type")), _length(source.get("length") or source.get("filesize"))
         )
         found.append(enclosure)
         ranks.append(_audio_rank(enclosure, one_line(str(medium), 20) if medium else None))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from podcast_assets.operations.run_processes import host_name
+from podcast_assets.core.processes import host_name
 from podcast_assets.settings import home_dir
 
 NOTICE_INTERVAL_S = 60.0

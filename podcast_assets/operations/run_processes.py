@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from podcast_assets.core.processes import host_name, process_command_line, process_start_ticks
-
-__all__ = ["host_name", "process_command_line", "process_start_ticks"]  # with the run helpers below
+from podcast_assets.core.processes import host_name, process_start_ticks
 
 RUN_PID_TAG = "podcast_brief/pid"
 RUN_HOST_TAG = "podcast_brief/host"
