@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import faulthandler
+import signal
 import sys
 
 import polars as pl
@@ -150,8 +152,17 @@ def _start_ui(host: str, port: int) -> int:
     return 0  # not reached: exec replaces this process
 
 
+def _dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr: how a run that seems stuck is diagnosed."""
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (captured): nowhere to print
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _dump_stacks_on_sigusr1()
     warehouse = WarehouseResource()
     catalog = CatalogResource()
     try:

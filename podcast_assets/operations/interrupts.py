@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 _MARK_WAIT_S = 2.0
+_EXIT_WAIT_S = 30.0
 
 _signal_seen = threading.Event()
 _cancel_marked = threading.Event()
@@ -149,10 +150,15 @@ def cancel_on_signal(instance: dg.DagsterInstance, run_id: str, log: Callable[[s
     try:
         yield
     finally:
-        # Not a timed join: a watcher left running could mark the run CANCELING after the caller recorded its end
-        # (CANCELED, or SUCCESS when the signal came after the last step). Taking the lock waits for a mark in
-        # progress (one read and one write to the instance) and keeps any later one from starting.
-        with marking:
-            stop.set()
+        # Taking the lock waits for a mark in progress (one read and one write to the instance) and keeps any
+        # later one from starting: a late CANCELING mark would overwrite the end the caller records next
+        # (CANCELED, or SUCCESS when the signal came after the last step). Bounded: an instance call that never
+        # returns must not keep the command from exiting.
+        acquired = marking.acquire(timeout=_EXIT_WAIT_S)
+        stop.set()
+        if acquired:
+            marking.release()
+        else:
+            log(f"the cancel mark of run {run_id} did not finish within {_EXIT_WAIT_S:.0f} s; going on without it")
         _watching.clear()
-        thread.join()
+        thread.join(_EXIT_WAIT_S if acquired else 0)
