@@ -1,8 +1,8 @@
-"""The transcripts asset on bad audio and broken publisher transcripts; the optional LLM headline writer."""
+"""The transcripts asset on bad audio and broken publisher transcripts; insights when the LLM writer is down (the
+writer itself: test_insight_writer.py)."""
 
 import datetime as dt
 import io
-import json
 import wave
 
 import dagster as dg
@@ -104,32 +104,6 @@ def test_bad_audio_and_broken_publisher_transcripts_are_recorded_not_fatal(home)
     metadata = result.asset_materializations_for_node("transcripts")[0].metadata
     assert metadata["episodes_asr"].value == 4 and metadata["real_time_factor"].value > 1
     assert metadata["device"].value == "cpu"
-
-
-class _ChatServer:
-    """A stand-in for an OpenAI-compatible endpoint (no LLM can run here): echoes a fixed headline."""
-
-    def __init__(self, site: SiteServer, reply: str | None) -> None:
-        body = {"choices": [{"message": {"role": "assistant", "content": reply}}]} if reply else {}
-        site.site.resources["/v1/chat/completions"] = Resource(json.dumps(body).encode(), "application/json")
-
-
-def test_headline_writer_uses_the_chat_api_and_falls_back_to_extractive_text():
-    with SiteServer() as site:
-        _ChatServer(site, "Sodium-ion cells are now 20% cheaper than LFP cells.")
-        writer = HeadlineWriterResource(base_url=site.url("/v1"), model="any", api_key="k")
-        assert writer.enabled()
-        assert writer.headline("so sodium cells got cheaper") == "Sodium-ion cells are now 20% cheaper than LFP cells."
-        path, body = site.site.posted[-1]
-        request = json.loads(body)
-        assert path == "/v1/chat/completions" and request["model"] == "any"
-        assert "so sodium cells got cheaper" in request["messages"][0]["content"]
-        _ChatServer(site, None)  # an answer without choices
-        assert writer.headline("so sodium cells got cheaper") is None
-        site.site.resources["/v1/chat/completions"].status = 500
-        assert writer.headline("so sodium cells got cheaper") is None
-    assert HeadlineWriterResource().headline("x y z") is None  # off by default
-    assert not HeadlineWriterResource().enabled()
 
 
 def test_insights_fall_back_when_the_headline_service_fails(home):

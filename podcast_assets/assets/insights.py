@@ -26,6 +26,7 @@ INSIGHT_SCHEMA = {
     "score": pl.Float64,
     "signals": pl.String,
 }
+REFUSED_COLUMNS = ("passage", "refused", "unsupported")
 LOOKBACK_DAYS = 7
 # The talk around a passage, for telling a topic from one (mis)heard word: ~30 s either side keeps the window
 # (about 200 words) inside MiniLM's 256-token limit.
@@ -65,7 +66,8 @@ def insights(
     Ad reads (host-read ones too), intros/outros, questions, agenda and transition talk, filler and tangents are
     removed; counts of what was dropped are in the metadata, the signals behind each score in `signals`.
     Display text is cleaned of disfluencies (the `transcripts` table keeps the raw words).
-    With an LLM configured, the best insights also get a one-sentence `headline`."""
+    With an LLM configured (`headline_writer`), the best insights are also rewritten as one self-contained
+    insight (`headline`), kept only when every number and name it states is in the passage."""
     day = dt.date.fromisoformat(context.partition_key)
     segments = warehouse.query(
         "SELECT * FROM transcripts WHERE partition_date = ? ORDER BY episode_id, segment_index", [day]
@@ -78,9 +80,22 @@ def insights(
         if not extraction.insights:
             episodes_without.append(episode_id)
         rows += [{"partition_date": day, **vars(insight), "headline": None} for insight in extraction.insights]
+    writer_outcomes: dict[str, int] = {}
+    refused_rewrites = []
     if headline_writer.enabled():
         for row in sorted(rows, key=lambda r: -r["score"])[: headline_writer.max_headlines]:
-            row["headline"] = headline_writer.headline(row["text"])
+            rewrite = headline_writer.rewrite(row["text"])
+            row["headline"] = rewrite.text
+            writer_outcomes[rewrite.outcome] = writer_outcomes.get(rewrite.outcome, 0) + 1
+            if rewrite.outcome == "unfaithful":
+                refused_rewrites.append(
+                    {"passage": row["text"], "refused": rewrite.refused, "unsupported": ", ".join(rewrite.unsupported)}
+                )
+        if refused_rewrites:
+            context.log.warning(
+                f"{len(refused_rewrites)} rewrites stated numbers or names their passage does not: the passage is "
+                "shown instead (see the `refused_rewrites` metadata)"
+            )
     frame = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row")
     warehouse.replace_partition("insights", day, frame)
     if episodes_without:
@@ -98,6 +113,10 @@ def insights(
             "rejected_framing": rejected.get("framing", 0),
             "rejected_filler_or_weak": rejected.get("filler", 0) + rejected.get("weak", 0),
             "headlines_written": int(frame["headline"].is_not_null().sum()),
+            "writer_outcomes": dg.MetadataValue.json(writer_outcomes),
+            "refused_rewrites": dg.MetadataValue.md(
+                markdown_table(pl.DataFrame(refused_rewrites, schema=dict.fromkeys(REFUSED_COLUMNS, pl.String)), 10)
+            ),
             "score_distribution": dg.MetadataValue.md(_score_histogram(frame["score"])) if frame.height else "_none_",
             "top_insights": dg.MetadataValue.md(
                 markdown_table(frame.sort("score", descending=True).select("score", "text", "signals"), 10)
