@@ -407,3 +407,44 @@ def test_a_guests_answer_to_a_question_is_one_idea_and_prompts_agendas_and_plugs
     assert score_passage(
         "As you mentioned, resistant strains showed up within a decade because every hive got the same drug."
     ).is_insight
+
+
+def test_introductions_plans_letters_and_premises_are_the_hosts_not_claims(embedder):
+    """Classes read on the blind network lagoon: an introduction or the episode's plan, a listener's letter read
+    out, and a belief put up for the guest to answer are never a pick's text."""
+    from podcast_assets.core.discourse import is_framing
+
+    assert score_passage("I'm joined today by interpretability researcher Ana Ruiz.").kind == "framing"
+    assert is_framing("So the first half is all tendon rehab, and then we move on to kimchi.")
+    assert is_framing("And at the end we do the dairy question, which is the one I care about.")
+    assert is_framing("Marcus, you're the bread guy.")
+    # An introduction that goes on to a finding keeps the finding.
+    assert not is_framing(
+        "I'm joined today by Ana Ruiz, whose lab found that editing two middle layers changed the model's answer "
+        "in 80 percent of the cases they tried."
+    )
+    claim = "Tendons respond to load, and when you take all load away the tendon loses capacity within weeks."
+    cooling = "Much less often than people think: the costliest delay is the gap between harvest and the first cooling."
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "I'm joined today by physiotherapist Tom Reyes.",
+            "Next, from a runner named Obi.",
+            "My Achilles hurts when I run, so I stopped completely for six weeks.",
+            "And it still hurts when I start again.",
+            "Should I rest longer?",
+            claim,
+            "Let's switch to shipping.",
+            "People assume that if fresh produce arrives spoiled, the container must have failed at sea.",
+            "Is that usually what happened?",
+            cooling,
+            "Heavy slow resistance did as well as eccentric training at twelve weeks in a Danish trial.",
+            "Is that true for runners too?",
+        ),
+        embedder.encode,
+    )
+    texts = [insight.text for insight in extraction.insights]
+    assert not [t for t in texts if "joined" in t or "stopped completely" in t or "failed at sea" in t], texts
+    assert any(claim in t for t in texts) and any("costliest delay" in t for t in texts), texts
+    # A claim the host then asks about is not a premise: it has no "people assume".
+    assert any("Danish trial" in t for t in texts), texts

@@ -66,6 +66,40 @@ def is_tag_question(sentence: str) -> bool:
     return bool(_TAG_QUESTION.match(sentence.strip()))
 
 
+# What people are said to believe, put up for the guest to answer: "People assume the container failed at sea.
+# Is that usually what happened?", "When people say sourdough is easier on your blood sugar. Is that real?"
+_PREMISE = re.compile(
+    r"\b((people|everyone|everybody|folks|listeners|you|a lot of (people|folks|you|listeners)|many|most)"
+    r" (often |usually |always |generally |sometimes )?(assume|think|believe|say|claim|tell (me|us)|hear|figure|expect)"
+    r"|the (common|conventional|usual) (wisdom|idea|advice|story|claim)|there's this (idea|claim|myth|belief))\b",
+    re.IGNORECASE,
+)
+_ASKS_ABOUT_IT = re.compile(
+    r"^(but |and |so |okay,? |well,? )?(is|isn't|was|wasn't|does|doesn't|did|are|can|could|would|do) (that|it|this"
+    r"|there|they)\b",
+    re.IGNORECASE,
+)
+
+
+def is_premise_of(sentence: str, question: str) -> bool:
+    """`sentence` states a belief and `question`, right after it, asks whether it holds: the two are one
+    question of the host's, not a claim."""
+    return bool(_PREMISE.search(sentence)) and is_question(question) and bool(_ASKS_ABOUT_IT.match(question.strip()))
+
+
+# A listener's letter read out: "Next, from a runner named Obi.", "First one is from Jess.", "She writes, ..."
+_LETTER_LEAD = re.compile(
+    r"^((first|next|this|another|the (first|next|last)|our (first|next|last))( one| question| letter| email)?('s| is"
+    r"| comes)? from\b)|\b(from (a |an )?[\w-]+( [\w-]+)? named|(she|he|they) (writes|wrote|asks|asked)|writes,"
+    r"|wrote in (with|asking|to ask)|emailed (in|us) (with|to ask))\b",
+    re.IGNORECASE,
+)
+
+
+def leads_a_letter(sentence: str) -> bool:
+    return bool(_LETTER_LEAD.search(sentence))
+
+
 _TANGENT = re.compile(
     r"\b(side note|random (question|thought|aside)|off topic|totally unrelated|unrelated,|speaking of which"
     r"|speaking of (the )?(weather|snow|rain|food|coffee|tv)|did you (see|watch|hear|finish)|by the way"
@@ -127,6 +161,14 @@ _FRAMING = re.compile(
         r"(first|big) question", r"before we (get|start|dive|go|wrap)",
         r"(in|on) (the|our) (last|next|previous) episode",
         r"^(today's|tonight's|this week's) (topic|fight|question|story|theme|episode|debate|guest)",
+        # the plan of the episode: "So the first half is all tendon rehab", "then we move on to kimchi"
+        r"(the|our) (first|second) half (of the (show|episode|hour) )?is (all|about|on|going to be)",
+        r"in the (first|second|last) half,? (we|i)\b",
+        r"then we('ll| will)? (move on|move|turn|switch|go on) to",
+        r"(at|by) the end,? (we|i)('ll| will)? (do|get|talk|answer|tackle|take|finish)",
+        r"(i'll|we'll|i will|we will) (finish|end|wrap( up)?|close) (with|on)", r"(here's|here is) the plan",
+        r"^(so,? )?(the|our) plan (is|for today)",
+        r"(most|half|a lot|many|some|several) of you (wrote|asked|sent|voted|are voting|emailed|have been asking)",
     )
     + r")\b"
     # A short agenda line: "First up, dinosaurs.", "Our last fight today, coffee.", "Next one."
@@ -166,8 +208,34 @@ _AGENDA_LIST = re.compile(
 )
 
 
+# Introducing a person: "I'm joined today by interpretability researcher Ana Ruiz." Only a short sentence, or one
+# without evidence, is the introduction alone; a long one that goes on to a finding keeps the finding.
+_INTRODUCTION = re.compile(
+    r"\b(" + _words(
+        r"(i'm|i am|we're|we are) (so )?(joined|lucky to be joined|thrilled to be joined)( today| here| now| again"
+        r"| this week)? (by|with)", r"joins (me|us)", r"please welcome",
+        r"(let me|let's|i want to) (welcome|introduce)", r"(say )?hello to (my|our)",
+        r"(is|are) back (with|on) (me|us|the show)",
+    ) + r")\b",
+    re.IGNORECASE,
+)  # fmt: skip
+_INTRODUCTION_MAX_WORDS = 20
+# A host turning to someone by name: "Marcus, you're the bread guy.", "Okay Fiona, let's cool things down."
+_TURNING_TO = re.compile(
+    r"^((?i:okay|ok|so|alright|all right|right|now),?\s+)?[A-Z][a-z]+,\s+(let's|let me|you're|you are|you've|you have"
+    r"|over to you)\b"
+)
+_TURNING_TO_MAX_WORDS = 10
+
+
 def is_framing(sentence: str) -> bool:
-    return bool(_FRAMING.search(sentence) or _AGENDA_LIST.search(sentence.strip()))
+    text = sentence.strip()
+    words = len(text.split())
+    if _INTRODUCTION.search(text) and (words <= _INTRODUCTION_MAX_WORDS or not _EVIDENCE.search(text)):
+        return True
+    if _TURNING_TO.match(text) and words <= _TURNING_TO_MAX_WORDS and not _EVIDENCE.search(text):
+        return True
+    return bool(_FRAMING.search(text) or _AGENDA_LIST.search(text))
 
 
 def is_intro_outro(sentence: str) -> bool:

@@ -12,10 +12,12 @@ from podcast_assets.core.discourse import (
     ad_mask,
     is_framing,
     is_intro_outro,
+    is_premise_of,
     is_question,
     is_small_talk,
     is_tag_question,
     is_tangent,
+    leads_a_letter,
 )
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.scoring import score_passage
@@ -64,6 +66,7 @@ def sentence_role(text: str, is_ad: bool) -> str:
 INTRO_SHARE = 0.25  # where an episode's opening (greetings, banter, plugs, agenda) may run to
 OUTRO_SHARE = 0.2  # where its sign-off may start from the end
 TANGENT_RUN_MAX = 3  # sentences of small talk that may follow an aside
+LETTER_MAX = 4  # sentences a read-out letter may run before its question
 
 
 def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
@@ -87,8 +90,14 @@ def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
             roles[i] = "intro_outro"
     # "People assume digital is cheaper. Is it?": the statement is the set-up of the host's question.
     for i in range(len(roles) - 1):
-        if roles[i] == "content" and is_tag_question(texts[i + 1]):
+        if roles[i] == "content" and (is_tag_question(texts[i + 1]) or is_premise_of(texts[i], texts[i + 1])):
             roles[i] = "question"
+    # A listener's letter read out is their question, from its lead-in to its question mark.
+    for lead in [i for i, text in enumerate(texts) if leads_a_letter(text)]:
+        end = next((j for j in range(lead, min(lead + 1 + LETTER_MAX, len(texts))) if roles[j] == "question"), None)
+        for i in range(lead, end if end is not None else lead + 1):
+            if roles[i] in ("content", "framing"):
+                roles[i] = "question"
     for start in [i for i, role in enumerate(roles) if role == "tangent"]:
         for i in range(start + 1, min(start + 1 + TANGENT_RUN_MAX, len(roles))):
             if roles[i] not in ("content", "tangent") or not is_small_talk(texts[i]):
