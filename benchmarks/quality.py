@@ -1,8 +1,9 @@
 """Insight quality and ASR on every labeled network: `python -m benchmarks.quality [--asr]`.
 
 Runs `podcast-brief eval` for the demo, dockside, riverbend, harbor, lakeshore, quayside, saltmarsh and estuary
-(tuning) and tidewater and sandbar (held out in round 4), with the default transcriber, and with `--asr` also without
-the feed prompt and with whisper base.
+(tuning), tidewater and sandbar (held out in round 4), lagoon and boardwalk (round 5), with the default transcriber,
+and with `--asr` also without the feed prompt and with whisper base. `--voices neural` uses the networks rendered
+with neural voices (media-neural/).
 Prints Markdown tables for QUALITY.md.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from podcast_assets.evaluation.network import VOICE_CONDITIONS
 from podcast_assets.evaluation.run import evaluate
 
 NETWORKS_DIR = Path(__file__).resolve().parents[1] / "podcast_assets" / "evaluation" / "networks"
@@ -25,6 +27,8 @@ NETWORKS = [
     ("estuary", str(NETWORKS_DIR / "estuary"), "held out for 2 runs, then read"),
     ("tidewater", str(NETWORKS_DIR / "tidewater"), "held out for 1 run (round 4), then read"),
     ("sandbar", str(NETWORKS_DIR / "sandbar"), "held out (round 4)"),
+    ("lagoon", str(NETWORKS_DIR / "lagoon"), "held out for 1 run (round 5), then tuned on"),
+    ("boardwalk", str(NETWORKS_DIR / "boardwalk"), "held out (round 5)"),
 ]
 QUALITY_COLUMNS = (
     "brief_precision",
@@ -50,11 +54,13 @@ ASR_CONFIGS = [
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--asr", action="store_true", help="also compare prompts and models (3 runs per network)")
+    parser.add_argument("--voices", choices=sorted(VOICE_CONDITIONS), default="espeak", help="which rendering")
     args = parser.parse_args()
-    networks = [n for n in NETWORKS if n[1] == "demo" or Path(n[1], "network.yaml").exists()]
+    media = VOICE_CONDITIONS[args.voices]
+    networks = [n for n in NETWORKS if n[1] == "demo" or Path(n[1], media).is_dir()]
     configs = ASR_CONFIGS if args.asr else ASR_CONFIGS[:1]
-    results = {(name, label): evaluate(folder, transcriber=config).summary() for name, folder, _ in networks
-               for label, config in configs}  # fmt: skip
+    results = {(name, label): evaluate(folder, transcriber=config, voices=args.voices).summary()
+               for name, folder, _ in networks for label, config in configs}  # fmt: skip
     print("| network | role | " + " | ".join(QUALITY_COLUMNS) + " |")
     print("|---" * (len(QUALITY_COLUMNS) + 2) + "|")
     for name, _, role in networks:
