@@ -94,7 +94,8 @@ def episode_roles(sentences: list[Sentence], texts: list[str]) -> list[str]:
             roles[i] = "question"
     # A listener's letter read out is their question, from its lead-in to its question mark.
     for lead in [i for i, text in enumerate(texts) if leads_a_letter(text)]:
-        end = next((j for j in range(lead, min(lead + 1 + LETTER_MAX, len(texts))) if roles[j] == "question"), None)
+        last = min(lead + 1 + LETTER_MAX, len(texts))
+        end = next((j for j in range(lead + 1, last) if roles[j] == "question"), None)
         for i in range(lead, end if end is not None else lead + 1):
             if roles[i] in ("content", "framing"):
                 roles[i] = "question"
