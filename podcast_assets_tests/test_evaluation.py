@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from podcast_assets.evaluation.build_media import build, cast
@@ -109,22 +110,38 @@ def test_labels_follow_the_words_when_times_drift_across_a_turn_boundary():
 
 
 def test_podcast_brief_eval_runs_a_network_day_and_reports_its_quality(tmp_path):
-    """The CLI on the dockside network (a tuning network): a real day through the daily job."""
-    out = tmp_path / "dockside.json"
+    """The CLI on the dockside network (a tuning network): a real day through the daily job; run again in the same
+    kept home, it serves the same feed URLs, so the day holds each episode once and the figures do not move."""
     env = {**os.environ, "PODCAST_BRIEF_HOME": str(tmp_path / "unused-home")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "podcast_assets.commands.cli", "eval", str(NETWORKS / "dockside"), "--json", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "brief_precision" in completed.stdout
-    report = json.loads(out.read_text())
+    home = tmp_path / "eval-home"
+
+    def evaluate(out: Path) -> dict:
+        completed = subprocess.run(
+            [sys.executable, "-m", "podcast_assets.commands.cli", "eval", str(NETWORKS / "dockside")]
+            + ["--home", str(home), "--json", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        assert "brief_precision" in completed.stdout
+        return json.loads(out.read_text())
+
+    report = evaluate(tmp_path / "dockside.json")
     assert report["network"] == "dockside" and report["brief_picks"] >= 10
     assert report["brief_precision"] >= 0.85 and report["off_topic_picks"] == 0
     clustered, pairs = map(int, report["paraphrase_pairs_clustered"].split("/"))
     assert pairs == 3 and clustered >= 2
     assert 0.0 < report["mean_wer"] < 0.3 and report["asr_real_time_factor"] > 1
     assert not (tmp_path / "unused-home").exists()  # the evaluation never touches the operator's home
+
+    again = evaluate(tmp_path / "dockside-again.json")
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as warehouse:
+        feeds, episodes, audio = warehouse.execute(
+            "SELECT count(DISTINCT feed_url), count(*), count(DISTINCT audio_url) FROM episodes"
+        ).fetchone()
+    day_episodes = sum(1 for _, episode in load_network(NETWORKS / "dockside").episodes())
+    assert feeds == len(load_network(NETWORKS / "dockside").shows) and episodes == audio <= day_episodes
+    for figure in ("brief_picks", "brief_precision", "paraphrase_pairs_clustered", "mean_wer"):
+        assert again[figure] == report[figure], figure

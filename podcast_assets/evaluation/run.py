@@ -11,11 +11,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.evaluation.metrics import Report, score_day
 from podcast_assets.evaluation.network import Network, load_network
 from podcast_assets.settings import HOME_ENV, environment
+
+if TYPE_CHECKING:
+    from podcast_assets.catalog import CatalogResource
 
 
 def _slug_of(url: str | None) -> str | None:
@@ -97,8 +101,25 @@ def cosine_baseline_precision(network: Network, day: dt.date, slug_of_episode: d
     return round(hits / total, 3)
 
 
+def _served_port(catalog: "CatalogResource") -> int:
+    """The port a kept home's network was served on before (0: a new home). A re-run must serve the same feed URLs,
+    or the day would hold every episode twice (the earlier feeds' rows are kept, as for any feed not polled)."""
+    from urllib.parse import urlsplit
+
+    from podcast_assets.catalog.registry import list_feeds
+
+    ports = {urlsplit(url).port for url in list_feeds(catalog)["feed_url"].to_list()}
+    if len(ports) > 1:
+        raise RuntimeError(
+            f"this home holds feeds served on {len(ports)} different ports (runs before the port was kept): "
+            "its day mixes copies of the network; use a new --home"
+        )
+    return ports.pop() if ports else 0
+
+
 def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
-    """Serve `network`, register it in the current home folder and run its day through the daily job."""
+    """Serve `network`, register it in the current home folder and run its day through the daily job (in a home
+    kept from an earlier run, on that run's port)."""
     import dagster as dg
 
     from podcast_assets.catalog import CatalogResource
@@ -108,7 +129,15 @@ def run_network_day(network: Network, transcriber: dict | None = None) -> bool:
     from podcast_assets.evaluation.server import SiteServer
 
     catalog = CatalogResource()
-    with SiteServer() as server:
+    port = _served_port(catalog)
+    try:
+        server = SiteServer(port)
+    except OSError as error:
+        raise RuntimeError(
+            f"this home's network was served on 127.0.0.1:{port}, in use now ({error}); a re-run must serve the "
+            "same feed URLs: free the port or use a new --home"
+        ) from error
+    with server:
         for show, url in zip(network.shows, publish_network(server, network), strict=True):
             add_feed(catalog, url, show.title)
         for subscriber in network.subscribers:
