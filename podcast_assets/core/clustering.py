@@ -4,7 +4,13 @@ Granularity is one idea, not one topic: agglomerative clustering with average li
 whose mean *idea similarity* is at least `SAME_IDEA_SIMILARITY`. Idea similarity is the MiniLM cosine plus what
 paraphrases share and topic neighbours do not: the same quantity ("a third" ~ "thirty percent") and the same rare
 content words. Two passages of one episode are never one idea (an episode states a finding once; its two
-findings on one subject stay apart). Measured ranges are in QUALITY.md.
+findings on one subject stay apart).
+
+A fixed bar misses paraphrases said in other words (idea similarity 0.3-0.6 on ASR text) while different ideas
+of one topic reach 0.57, so the neighbourhood decides too: two passages of different episodes that are each
+other's nearest neighbour, clearly nearer than either is to any third episode's passage (`NEIGHBOUR_MARGIN`), and
+at least `NEIGHBOUR_FLOOR` alike, are one idea whatever the bar says. Measured ranges and the tuning are in
+QUALITY.md (`python -m benchmarks.paraphrase`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from podcast_assets.core.quantities import quantities, share_a_quantity
 SAME_IDEA_SIMILARITY = 0.6
 QUANTITY_BONUS = 0.12  # both passages state a like quantity
 LEXICAL_WEIGHT = 0.3  # times the Jaccard overlap of their content words
+NEIGHBOUR_FLOOR = 0.35  # mutual nearest neighbours at least this alike ...
+NEIGHBOUR_MARGIN = 0.1  # ... and this much nearer to each other than to any other episode's passage are one idea
 RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
 
 
@@ -100,18 +108,49 @@ def idea_similarity(embeddings: np.ndarray, texts: list[str], episode_ids: list[
     return similarity
 
 
+def mutual_neighbours(
+    similarity: np.ndarray, episode_ids: list[str], floor: float = NEIGHBOUR_FLOOR, margin: float = NEIGHBOUR_MARGIN
+) -> list[tuple[int, int]]:
+    """Pairs (i, j) of passages of different episodes that are each other's most similar passage of another
+    episode, at least `floor` alike, and at least `margin` more alike than either is to its next candidate (any
+    other passage of another episode than its own, j's siblings included: two different ideas of one topic sit as
+    near to each other as to the rest of that topic)."""
+    episodes = np.unique(np.asarray(episode_ids), return_inverse=True)[1]
+    n = len(episodes)
+    if n < 2:
+        return []
+    candidate = similarity.astype(float, copy=True)
+    candidate[episodes[:, None] == episodes[None, :]] = -np.inf  # the diagonal too
+    order = np.argsort(-candidate, axis=1)
+    nearest, runner_up = order[:, 0], candidate[np.arange(n), order[:, 1]] if n > 2 else np.full(n, -np.inf)
+    pairs = []
+    for i in range(n):
+        j = int(nearest[i])
+        if j <= i or nearest[j] != i or candidate[i, j] < floor:
+            continue
+        if candidate[i, j] - max(runner_up[i], runner_up[j]) >= margin:
+            pairs.append((i, j))
+    return pairs
+
+
 def cluster_ideas(
     embeddings: np.ndarray,
     texts: list[str] | None = None,
     episode_ids: list[str] | None = None,
     threshold: float = SAME_IDEA_SIMILARITY,
+    neighbour_floor: float = NEIGHBOUR_FLOOR,
+    neighbour_margin: float = NEIGHBOUR_MARGIN,
 ) -> np.ndarray:
-    """Cluster index per row of unit-norm `embeddings` (with `texts`/`episode_ids`: by idea similarity)."""
+    """Cluster index per row of unit-norm `embeddings` (with `texts`/`episode_ids`: by idea similarity, with
+    mutual nearest neighbours of different episodes merged first)."""
     if len(embeddings) <= 1:
         return np.zeros(len(embeddings), dtype=int)
     texts = texts if texts is not None else [""] * len(embeddings)
     episode_ids = episode_ids if episode_ids is not None else [str(i) for i in range(len(embeddings))]
-    distance = np.clip(1.0 - idea_similarity(embeddings, texts, episode_ids), 0.0, None)
+    similarity = idea_similarity(embeddings, texts, episode_ids)
+    for i, j in mutual_neighbours(similarity, episode_ids, neighbour_floor, neighbour_margin):
+        similarity[i, j] = similarity[j, i] = 1.0
+    distance = np.clip(1.0 - similarity, 0.0, None)
     model = AgglomerativeClustering(
         n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - threshold
     )

@@ -101,7 +101,7 @@ def cosine_baseline_precision(network: Network, day: dt.date, slug_of_episode: d
     return round(hits / total, 3)
 
 
-def _served_port(catalog: "CatalogResource") -> int:
+def _served_port(catalog: CatalogResource) -> int:
     """The port a kept home's network was served on before (0: a new home). A re-run must serve the same feed URLs,
     or the day would hold every episode twice (the earlier feeds' rows are kept, as for any feed not polled)."""
     from urllib.parse import urlsplit
