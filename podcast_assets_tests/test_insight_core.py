@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from podcast_assets.core.background import BACKGROUND_SENTENCES
-from podcast_assets.core.clustering import cluster_ideas, ctfidf_labels, idea_features, summarize_clusters
+from podcast_assets.core.clustering import (
+    SAME_IDEA_SIMILARITY,
+    cluster_ideas,
+    ctfidf_labels,
+    idea_features,
+    idea_similarity,
+    mutual_neighbours,
+    summarize_clusters,
+)
 from podcast_assets.core.discourse import ad_mask, announces_next, continues_previous
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.insights import extract_insights
@@ -196,6 +204,53 @@ def test_paraphrases_in_different_words_are_one_idea(embedder):
     ]
     labels = cluster_ideas(embedder.encode(said), said, ["tide", "street", "tide-2"])
     assert labels[0] == labels[1] and labels[2] != labels[0]
+
+
+def test_a_paraphrase_below_the_bar_is_one_idea_when_each_is_the_others_nearest(embedder):
+    """The neighbourhood rule with real MiniLM: a cold-chain finding said on two shows in other words (idea
+    similarity ~0.5, under the 0.6 bar) is one cluster because each is clearly the other's nearest passage; the
+    other passages on the same topic, and the one of another topic, stay apart."""
+    said = [
+        ("kitchen-4", "The farms that rush their berries into a cooler within the hour get far longer shelf life "
+         "than the ones that let the flats sit out by the rows."),
+        ("kitchen-4", "Keep apples away from leafy greens in the fridge, because the gas they give off makes the "
+         "greens wilt."),
+        ("kitchen-4", "Freezing slowly grows big ice crystals that tear the cells, which is why thawed strawberries "
+         "go mushy."),
+        ("shipping-9", "The costliest delay in the whole fresh produce chain is usually the gap between harvest and "
+         "the first proper cooling."),
+        ("shipping-9", "Reefer containers are built to hold a temperature, not to pull heat out of warm cargo."),
+        ("shipping-9", "Port congestion adds days at anchor, and the power for refrigerated boxes runs the whole "
+         "time."),
+        ("money-3", "Index funds beat most actively managed funds over any fifteen year stretch."),
+    ]  # fmt: skip
+    episodes, texts = [e for e, _ in said], [t for _, t in said]
+    vectors = embedder.encode(texts)
+    assert idea_similarity(vectors, texts, episodes)[0, 3] < SAME_IDEA_SIMILARITY  # the bar alone misses it
+    bar_only = cluster_ideas(vectors, texts, episodes, neighbour_floor=np.inf)
+    assert len(set(bar_only)) == len(said)
+    labels = cluster_ideas(vectors, texts, episodes)
+    assert labels[0] == labels[3]
+    assert len(set(labels)) == len(said) - 1  # nothing else merged
+
+
+def test_mutual_neighbours_need_the_floor_and_the_margin():
+    """Pure: i and j link only when each is the other's nearest passage of another episode, both at least the
+    floor alike, and nearer to each other by the margin than to their next candidates (siblings included)."""
+    episodes = ["a", "b", "c", "b"]
+    similarity = np.array(
+        [
+            [1.0, 0.50, 0.20, 0.30],
+            [0.50, 1.0, 0.10, 0.0],
+            [0.20, 0.10, 1.0, 0.05],
+            [0.30, 0.0, 0.05, 1.0],
+        ]
+    )
+    assert mutual_neighbours(similarity, episodes, floor=0.35, margin=0.05) == [(0, 1)]
+    assert mutual_neighbours(similarity, episodes, floor=0.55, margin=0.05) == []  # under the floor
+    assert mutual_neighbours(similarity, episodes, floor=0.35, margin=0.25) == []  # b's sibling is 0.2 behind
+    similarity[0, 2] = similarity[2, 0] = 0.48  # a third episode nearly as close: no clear nearest
+    assert mutual_neighbours(similarity, episodes, floor=0.35, margin=0.05) == []
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,13 @@ import numpy as np
 import polars as pl
 
 from podcast_assets.assets.reporting import markdown_table
-from podcast_assets.core.clustering import SAME_IDEA_SIMILARITY, cluster_ideas, summarize_clusters
+from podcast_assets.core.clustering import (
+    NEIGHBOUR_FLOOR,
+    NEIGHBOUR_MARGIN,
+    SAME_IDEA_SIMILARITY,
+    cluster_ideas,
+    summarize_clusters,
+)
 from podcast_assets.core.insights import extract_insights
 from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
@@ -163,7 +169,8 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 )
 def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, idea
-    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode),
+    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode; two
+    passages that are each other's clear nearest neighbour across episodes are merged first, below the bar),
     with a c-TF-IDF label (of the passages and the publisher's chapter titles, when the feed has chapters), size,
     number of episodes and shows, salience, and trend against the clusters of
     the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per insight)
@@ -255,6 +262,7 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "cross_show_clusters": summary_frame.filter(pl.col("n_shows") > 1).height,
             "new_clusters": summary_frame.filter(pl.col("trend") == "new").height,
             "same_idea_similarity": SAME_IDEA_SIMILARITY,
+            "neighbour_floor_and_margin": f"{NEIGHBOUR_FLOOR} / {NEIGHBOUR_MARGIN}",
             "cluster_labels": dg.MetadataValue.md(
                 markdown_table(
                     summary_frame.sort("salience", descending=True).select(

@@ -8,9 +8,9 @@ findings on one subject stay apart).
 
 A fixed bar misses paraphrases said in other words (idea similarity 0.3-0.6 on ASR text) while different ideas
 of one topic reach 0.57, so the neighbourhood decides too: two passages of different episodes that are each
-other's nearest neighbour, clearly nearer than either is to any third episode's passage (`NEIGHBOUR_MARGIN`), and
-at least `NEIGHBOUR_FLOOR` alike, are one idea whatever the bar says. Measured ranges and the tuning are in
-QUALITY.md (`python -m benchmarks.paraphrase`).
+other's nearest passage of another episode, at least `NEIGHBOUR_FLOOR` alike and nearer to each other by
+`NEIGHBOUR_MARGIN` than either is to its next candidate, are one idea whatever the bar says. Measured ranges and
+the tuning are in QUALITY.md (`python -m benchmarks.paraphrase`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ SAME_IDEA_SIMILARITY = 0.6
 QUANTITY_BONUS = 0.12  # both passages state a like quantity
 LEXICAL_WEIGHT = 0.3  # times the Jaccard overlap of their content words
 NEIGHBOUR_FLOOR = 0.35  # mutual nearest neighbours at least this alike ...
-NEIGHBOUR_MARGIN = 0.1  # ... and this much nearer to each other than to any other episode's passage are one idea
+NEIGHBOUR_MARGIN = 0.05  # ... and this much nearer to each other than to their next candidates are one idea
+NEIGHBOUR_BLOCK = 1024
 RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
 
 
@@ -117,20 +118,24 @@ def mutual_neighbours(
     near to each other as to the rest of that topic)."""
     episodes = np.unique(np.asarray(episode_ids), return_inverse=True)[1]
     n = len(episodes)
-    if n < 2:
-        return []
-    candidate = similarity.astype(float, copy=True)
-    candidate[episodes[:, None] == episodes[None, :]] = -np.inf  # the diagonal too
-    order = np.argsort(-candidate, axis=1)
-    nearest, runner_up = order[:, 0], candidate[np.arange(n), order[:, 1]] if n > 2 else np.full(n, -np.inf)
-    pairs = []
-    for i in range(n):
-        j = int(nearest[i])
-        if j <= i or nearest[j] != i or candidate[i, j] < floor:
-            continue
-        if candidate[i, j] - max(runner_up[i], runner_up[j]) >= margin:
-            pairs.append((i, j))
-    return pairs
+    if n < 3:
+        return [(0, 1)] if n == 2 and episodes[0] != episodes[1] and similarity[0, 1] >= floor else []
+    nearest, best, runner_up = np.empty(n, dtype=int), np.empty(n), np.empty(n)
+    for start in range(0, n, NEIGHBOUR_BLOCK):  # rows in blocks: no second n x n matrix at 10,000 insights
+        block = similarity[start : start + NEIGHBOUR_BLOCK].astype(float)  # a copy
+        block[episodes[start : start + len(block), None] == episodes[None, :]] = -np.inf  # the diagonal too
+        top = np.argpartition(-block, 1, axis=1)[:, :2]
+        values = np.take_along_axis(block, top, axis=1)
+        first = values.argmax(axis=1)
+        rows = np.arange(len(block))
+        nearest[start : start + len(block)] = top[rows, first]
+        best[start : start + len(block)] = values[rows, first]
+        runner_up[start : start + len(block)] = values[rows, 1 - first]
+    return [
+        (i, int(j))
+        for i, j in enumerate(nearest)
+        if i < j and nearest[j] == i and best[i] >= floor and best[i] - max(runner_up[i], runner_up[j]) >= margin
+    ]
 
 
 def cluster_ideas(
