@@ -194,6 +194,7 @@ def main() -> None:
     from podcast_assets.catalog import CatalogResource
     from podcast_assets.resources.embedder import EmbedderResource
     from podcast_assets.resources.mailer import MailerResource
+    from podcast_assets.resources.transcriber import TranscriberResource
     from podcast_assets.resources.warehouse import WarehouseResource
     from podcast_assets_tests.conftest import free_port
 
@@ -216,7 +217,13 @@ def main() -> None:
     try:
         time.sleep(2.0)  # the sink listening
         mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=port, max_senders=args.senders)
-        resources = {"warehouse": warehouse, "catalog": catalog, "embedder": embedder, "mailer": mailer}
+        resources = {
+            "warehouse": warehouse,
+            "catalog": catalog,
+            "embedder": embedder,
+            "mailer": mailer,
+            "transcriber": TranscriberResource(),  # the second pass is off: nothing is transcribed
+        }
         partition = DAY.isoformat()
         # briefs twice: the first run embeds every distinct interest text (the cache is empty: the first day), the
         # second finds them cached (every later day, but for new or changed subscribers).

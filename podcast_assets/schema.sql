@@ -117,6 +117,21 @@ CREATE TABLE IF NOT EXISTS briefs (
     related_insight_ids VARCHAR[]
 );
 
+-- The text briefs show for each shown insight (picks, "also on", related) after the second ASR pass over its span;
+-- `insights.text` keeps the first pass. status: second_pass (text re-transcribed), headline (the writer's
+-- rewrite is shown), empty (nothing heard: first pass shown), failed (error: first pass shown).
+CREATE TABLE IF NOT EXISTS shown_passages (
+    partition_date DATE NOT NULL,
+    insight_id VARCHAR NOT NULL,
+    first_pass_text VARCHAR NOT NULL,
+    text VARCHAR NOT NULL,
+    model VARCHAR,
+    status VARCHAR NOT NULL,
+    audio_s DOUBLE,
+    wall_s DOUBLE,
+    error VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS brief_documents (
     partition_date DATE NOT NULL,
     subscriber_id VARCHAR NOT NULL,

@@ -184,12 +184,13 @@ def _synthetic_briefs_day(home, n_insights: int, n_subscribers: int):
     from benchmarks.downstream import DAY, synthetic_day, synthetic_subscribers
     from podcast_assets.catalog import CatalogResource
     from podcast_assets.resources.embedder import EmbedderResource
+    from podcast_assets.resources.transcriber import TranscriberResource
     from podcast_assets.resources.warehouse import WarehouseResource
 
     warehouse, catalog, embedder = WarehouseResource(), CatalogResource(), EmbedderResource(device="cpu")
     synthetic_day(warehouse, n_insights, embedder.encode, cache=False)
     synthetic_subscribers(catalog, n_subscribers)
-    return DAY, {"warehouse": warehouse, "catalog": catalog, "embedder": embedder}
+    return DAY, {"warehouse": warehouse, "catalog": catalog, "embedder": embedder, "transcriber": TranscriberResource()}
 
 
 def _briefs_run_config(workers: int, chunk_size: int) -> dict:
@@ -248,6 +249,7 @@ def test_a_briefs_run_killed_between_chunks_leaves_the_old_day_and_the_next_run_
         "from podcast_assets.assets.briefs import briefs\n"
         "from podcast_assets.catalog import CatalogResource\n"
         "from podcast_assets.resources.embedder import EmbedderResource\n"
+        "from podcast_assets.resources.transcriber import TranscriberResource\n"
         "from podcast_assets.resources.warehouse import WarehouseResource\n"
         "original = batches.briefs_of_chunk\n"
         "def slow(*args):\n"
@@ -256,7 +258,8 @@ def test_a_briefs_run_killed_between_chunks_leaves_the_old_day_and_the_next_run_
         "    return result\n"
         "batches.briefs_of_chunk = slow\n"
         f"dg.materialize([briefs], partition_key='{day.isoformat()}', resources={{'warehouse': WarehouseResource(), "
-        "'catalog': CatalogResource(), 'embedder': EmbedderResource(device='cpu')}, "
+        "'catalog': CatalogResource(), 'embedder': EmbedderResource(device='cpu'), "
+        "'transcriber': TranscriberResource()}, "
         "run_config={'ops': {'briefs': {'config': {'workers': 1, 'chunk_size': 5}}}})\n"
     )
     process = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())

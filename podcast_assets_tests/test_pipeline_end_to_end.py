@@ -346,3 +346,63 @@ def test_a_day_without_episodes_produces_no_brief_and_says_so(world):
         == 0
     )
     assert not (Path(world["home"]) / "outbox").exists()
+
+
+def test_a_second_pass_transcribes_what_briefs_show_again_and_they_show_that_text(world):
+    """`briefs` with a second-pass model (whisper base here): every shown span (picks, related, "also on") is
+    transcribed again, the same picks are rendered with that text, and `insights` keeps the first pass. Turned
+    off again, the day is back to the first pass."""
+    from podcast_assets.assets.briefs import briefs
+    from podcast_assets.core.wer import window_error_rate
+    from podcast_assets.operations.second_pass import shown_insight_ids
+    from podcast_assets.resources.embedder import EmbedderResource
+    from podcast_assets.resources.transcriber import TranscriberResource
+
+    warehouse = world["warehouse"]
+
+    def materialize(second_pass_model: str) -> dg.ExecuteInProcessResult:
+        resources = {
+            "warehouse": warehouse,
+            "catalog": CatalogResource(),
+            "embedder": EmbedderResource(device="cpu"),
+            "transcriber": TranscriberResource(device="cpu", second_pass_model=second_pass_model),
+        }
+        result = dg.materialize([briefs], partition_key=DEMO_DAY.isoformat(), resources=resources)
+        assert result.success and all(check.passed for check in result.get_asset_check_evaluations())
+        return result
+
+    picks_before = _briefs(warehouse).select("email", "rank", "insight_id")
+    result = materialize("base")
+    assert _briefs(warehouse).select("email", "rank", "insight_id").equals(picks_before)  # ranking reads no text
+    shown = warehouse.query("SELECT * FROM shown_passages WHERE partition_date = ?", [DEMO_DAY])
+    ids = shown_insight_ids(
+        warehouse.query("SELECT * FROM briefs WHERE partition_date = ? ORDER BY subscriber_id, rank", [DEMO_DAY])
+    )
+    assert len(ids) >= 10 and sorted(shown["insight_id"].to_list()) == sorted(ids)
+    assert shown.filter(pl.col("status") == "failed").is_empty()
+    assert shown.filter(pl.col("status") == "second_pass").height >= 0.9 * len(ids)
+    first_pass = _insight_rows(warehouse)
+    assert all(first_pass[r["insight_id"]]["text"] == r["first_pass_text"] for r in shown.iter_rows(named=True))
+    metadata = result.asset_materializations_for_node("briefs")[0].metadata
+    assert metadata["second_pass"].value.startswith("base: ") and metadata["second_pass_audio_s"].value > 30
+    # Heard again, the shown text is still what was said.
+    scripts = " ".join(turn.text for _, episode in demo_network().episodes() for turn in episode.turns)
+    assert sum(window_error_rate(scripts, text) for text in shown["text"]) / shown.height < 0.2
+    documents = warehouse.query(
+        "SELECT subscriber_id, markdown FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY]
+    )
+    text_of = dict(shown.select("insight_id", "text").iter_rows())
+    picked = warehouse.query("SELECT subscriber_id, insight_id FROM briefs WHERE partition_date = ?", [DEMO_DAY])
+    markdown_of = dict(documents.iter_rows())
+    assert all(text_of[i] in markdown_of[s] for s, i in picked.iter_rows())
+    changed = [i for i in ids if text_of[i] != first_pass[i]["text"]]
+    assert changed  # base did not write every passage as tiny.en did
+
+    materialize("off")
+    assert warehouse.query("SELECT * FROM shown_passages WHERE partition_date = ?", [DEMO_DAY]).is_empty()
+    markdown_of = dict(
+        warehouse.query(
+            "SELECT subscriber_id, markdown FROM brief_documents WHERE partition_date = ? AND status = 'ok'", [DEMO_DAY]
+        ).iter_rows()
+    )
+    assert all(first_pass[i]["text"] in markdown_of[s] for s, i in picked.iter_rows())

@@ -34,10 +34,12 @@ from podcast_assets.operations.brief_batches import (
     staging_dir,
 )
 from podcast_assets.operations.deliveries import deliver_day, sent_to_non_subscribers, sent_twice
+from podcast_assets.operations.second_pass import SHOWN_SCHEMA, retranscribe_shown, shown_insight_ids
 from podcast_assets.orchestration.execution import NETWORK_RETRY_POLICY
 from podcast_assets.orchestration.partitions import daily_partitions
 from podcast_assets.resources.embedder import EmbedderResource
 from podcast_assets.resources.mailer import MailerResource
+from podcast_assets.resources.transcriber import TranscriberResource
 from podcast_assets.resources.warehouse import WarehouseResource
 from podcast_assets.settings import home_dir
 
@@ -115,6 +117,35 @@ def _brief_day(
     )
 
 
+def _second_pass(
+    context: dg.AssetExecutionContext,
+    transcriber: TranscriberResource,
+    warehouse: WarehouseResource,
+    day: dt.date,
+    pick_files: list[Path],
+) -> pl.DataFrame:
+    """`shown_passages` of the day: every shown span transcribed again, when a second-pass model is configured."""
+    second = transcriber.second_pass()
+    if second is None or not pick_files:
+        return pl.DataFrame(schema=SHOWN_SCHEMA)
+    picks = pl.read_parquet(pick_files, columns=["insight_id", "related_insight_ids", "also_on_insight_ids"])
+    return retranscribe_shown(
+        warehouse.query, second.transcribe, second.model_name(), day, shown_insight_ids(picks), context.log.warning
+    )
+
+
+def _second_pass_metadata(shown: pl.DataFrame) -> dict:
+    if not shown.height:
+        return {"second_pass": "off"}
+    counts = dict(shown.group_by("status").len().iter_rows())
+    return {
+        "second_pass": f"{shown['model'][0]}: {counts.get('second_pass', 0)} of {shown.height} shown passages",
+        "second_pass_failed": counts.get("failed", 0),
+        "second_pass_audio_s": round(float(shown["audio_s"].sum()), 1),
+        "second_pass_wall_s": round(float(shown["wall_s"].sum()), 1),
+    }
+
+
 def _archive_rows(chunk_results: list[ChunkResult], insights: dict[str, dict]) -> Iterator[dict]:
     """The archive rows, one chunk's documents in memory at a time."""
     for result in chunk_results:
@@ -168,12 +199,15 @@ def briefs(
     warehouse: WarehouseResource,
     embedder: EmbedderResource,
     catalog: CatalogResource,
+    transcriber: TranscriberResource,
 ) -> dg.MaterializeResult:
     """Per active subscriber: the 5 best insights of the day by relevance to their interests (embedding
     similarity, calibrated per interest against a background of everyday talk: off-topic insights are never
     picked), quality and salience; never two from one cluster, spread over episodes; each with the other
     mentions of the same idea ("also on") and up to 3 related on-topic ideas from other episodes, none twice.
-    Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`.
+    Rendered as Markdown, HTML and text under `<home>/briefs/<day>/`. With a second-pass model configured
+    (`transcriber.second_pass_model`), every shown span is transcribed again and briefs show that text
+    (`shown_passages` keeps both passes).
     A subscriber with fewer good matches gets fewer; one with none gets no brief (status `no_matches`).
     Subscribers (active, confirmed, not paused) come from the catalog; their "more/less like this" clicks of
     earlier days move their interest vectors first (core/feedback.py). Each insight carries signed feedback
@@ -204,14 +238,24 @@ def briefs(
     with threadpool_limits(limits=1, user_api="blas"):
         for result in all_chunks(brief_day, ranked, staging, config.resolved_workers(), config.chunk_size):
             chunk_results.append(result)
+    shown = _second_pass(context, transcriber, warehouse, day, [r.picks_path for r in chunk_results])
+    if shown.height:  # the same picks (ranking reads no text), rendered again with the text readers should see
+        for insight_id, text in shown.select("insight_id", "text").iter_rows():
+            brief_day.insights[insight_id]["text"] = text
+        with threadpool_limits(limits=1, user_api="blas"):
+            chunk_results = list(all_chunks(brief_day, ranked, staging, config.resolved_workers(), config.chunk_size))
     flush_to_disk()
     pick_files = [r.picks_path for r in chunk_results]
     document_files = [r.documents_path for r in chunk_results]
+    shown_path = staging / "shown-passages.parquet"
+    shown.write_parquet(shown_path)
     if documents:  # subscribers without a usable interest: a status row each
         extra = staging / "documents-without-interests.parquet"
         pl.DataFrame(documents, schema=DOCUMENT_SCHEMA, orient="row").write_parquet(extra)
         document_files.append(extra)
-    warehouse.replace_partition_from_files(day, {"briefs": pick_files, "brief_documents": document_files})
+    warehouse.replace_partition_from_files(
+        day, {"briefs": pick_files, "brief_documents": document_files, "shown_passages": [shown_path]}
+    )
     brief_frame = pl.read_parquet(pick_files) if pick_files else pl.DataFrame(schema=BRIEF_SCHEMA)
     write_brief_archive(catalog, day, _archive_rows(chunk_results, brief_day.insights))
     profiles = [profile for r in chunk_results for profile in r.profiles]
@@ -235,6 +279,7 @@ def briefs(
             "mean_relevance": float(brief_frame["relevance"].mean() or 0.0),
             "min_relevance": float(brief_frame["relevance"].min() or 0.0),
             "subscribers_with_feedback": len(profiles),
+            **_second_pass_metadata(shown),
             "feedback_profiles": dg.MetadataValue.md(
                 markdown_table(pl.DataFrame(profiles)) if profiles else "_no feedback clicks before this day_"
             ),

@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default="tiny.en", help="transcriber model for this run (tiny.en, base, a folder)")
     evaluate.add_argument("--home", help="keep the run's warehouse in this folder (default: a temporary one)")
     evaluate.add_argument("--json", dest="json_path", help="also write the figures as JSON to this file")
+    evaluate.add_argument(
+        "--second-pass",
+        default="off",
+        help="re-transcribe the shown spans with this model (off, tiny.en, base, a folder)",
+    )
     evaluate.add_argument("--no-feed-prompt", action="store_true", help="transcribe without the feed's words as prompt")
     evaluate.add_argument(
         "--voices",
@@ -226,7 +231,13 @@ def main(argv: list[str] | None = None) -> int:
             from podcast_assets.evaluation.run import main as run_evaluation
 
             return run_evaluation(
-                args.network, args.home, args.model, args.json_path, not args.no_feed_prompt, args.voices
+                args.network,
+                args.home,
+                args.model,
+                args.json_path,
+                not args.no_feed_prompt,
+                args.voices,
+                args.second_pass,
             )
         elif args.command == "sql":
             return run_sql_command(args)

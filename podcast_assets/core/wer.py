@@ -44,3 +44,19 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
         previous = current
     return previous[-1] / len(ref)
+
+
+def window_error_rate(reference: str, hypothesis: str) -> float:
+    """Edits per hypothesis word against the best-matching stretch of `reference` (skipping reference words before
+    and after it is free): the error rate of a passage cut from a longer script, where the passage's own boundaries
+    are not known in the script."""
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not hyp:
+        return 0.0
+    previous = [0] * (len(ref) + 1)  # any reference word may start the stretch
+    for i, hyp_word in enumerate(hyp, start=1):
+        current = [i] + [0] * len(ref)
+        for j, ref_word in enumerate(ref, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+        previous = current
+    return min(previous) / len(hyp)  # ... and any may end it

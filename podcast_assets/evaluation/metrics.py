@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podcast_assets.core.wer import normalize, word_error_rate
+from podcast_assets.core.wer import normalize, window_error_rate, word_error_rate
 from podcast_assets.evaluation.network import INSIGHT, Network
 
 RECALLED_COVERAGE = 0.5  # a planted insight counts as found when one insight row covers half of it
@@ -89,6 +89,13 @@ class Report:
     asr_audio_s: float = 0.0
     asr_wall_s: float = 0.0
     baseline_precision: float | None = None  # top 5 sentences by cosine to the interests, per subscriber
+    # The text readers see (picks, related, "also on"), against the script: edits and words, first pass and shown.
+    shown_words_first_pass: int = 0
+    shown_errors_first_pass: float = 0.0
+    shown_words: int = 0
+    shown_errors: float = 0.0
+    second_pass_audio_s: float = 0.0
+    second_pass_wall_s: float = 0.0
     details: list[str] = field(default_factory=list)
 
     @property
@@ -124,6 +131,10 @@ class Report:
             "picks_per_subscriber": dict(self.briefs),
             "mean_wer": round(self.mean_wer, 3),
             "asr_real_time_factor": round(self.asr_audio_s / self.asr_wall_s, 1) if self.asr_wall_s else None,
+            "shown_wer_first_pass": round(self.shown_errors_first_pass / max(self.shown_words_first_pass, 1), 3),
+            "shown_wer": round(self.shown_errors / max(self.shown_words, 1), 3),
+            "second_pass_audio_s": round(self.second_pass_audio_s, 1),
+            "second_pass_wall_s": round(self.second_pass_wall_s, 1),
         }
 
 
@@ -134,9 +145,11 @@ def score_day(
     clusters: dict[str, str],
     picks: list[dict],
     transcripts: dict[str, str],
+    shown: dict[str, str] | None = None,
 ) -> Report:
     """`insights`: rows with insight_id, episode_id, start_s, end_s, text; `clusters`: insight_id -> cluster_id;
-    `picks`: rows with email, insight_id, related_insight_ids; `transcripts`: episode_id -> full text."""
+    `picks`: rows with email, insight_id, related_insight_ids (and also_on_insight_ids); `transcripts`:
+    episode_id -> full text; `shown`: insight_id -> the text briefs show after the second pass, where it ran."""
     turns = labeled_spans(network)
     day_slugs = {e.slug for _, e in network.episodes() if e.published_at.date() == network.day}
     report = Report(network.name)
@@ -217,6 +230,28 @@ def score_day(
             if (a, idea) in ideas_picked and (b, idea) in ideas_picked:
                 report.paraphrase_pairs_both_in_a_brief += 1
                 report.details.append(f"{email}: both halves of paraphrase pair {idea} picked")
+
+    # Shown text against the script words said around its span (the passage's own bounds in the script unknown).
+    row_of = {row["insight_id"]: row for row in insights}
+    shown_ids = {
+        i for pick in picks for i in [pick["insight_id"], *(pick.get("related_insight_ids") or [])]
+        + list(pick.get("also_on_insight_ids") or [])
+    }  # fmt: skip
+    for insight_id in sorted(shown_ids & set(row_of)):
+        row = row_of[insight_id]
+        slug = slug_of_episode.get(row["episode_id"])
+        reference = " ".join(
+            scripts[slug][t.index]
+            for t in turns.get(slug, [])
+            if _overlap(row["start_s"] - TIME_SLACK_S, row["end_s"] + TIME_SLACK_S, t.start_s, t.end_s) > 0
+        )
+        for text, words, errors in (
+            (row["text"], "shown_words_first_pass", "shown_errors_first_pass"),
+            ((shown or {}).get(insight_id, row["text"]), "shown_words", "shown_errors"),
+        ):
+            n = len(normalize(text))
+            setattr(report, words, getattr(report, words) + n)
+            setattr(report, errors, getattr(report, errors) + window_error_rate(reference, text) * n)
 
     for episode_id, text in transcripts.items():
         slug = slug_of_episode.get(episode_id)

@@ -44,7 +44,7 @@ def collect(network: Network, day: dt.date) -> Report:
         warehouse.query("SELECT insight_id, cluster_id FROM insight_clusters WHERE partition_date = ?", [day]).rows()
     )
     picks = warehouse.query(
-        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids
+        """SELECT s.email, b.rank, b.insight_id, b.related_insight_ids, b.also_on_insight_ids
            FROM briefs b JOIN subscribers s USING (subscriber_id) 
            WHERE b.partition_date = ? ORDER BY s.email, b.rank""",
         [day],
@@ -56,7 +56,15 @@ def collect(network: Network, day: dt.date) -> Report:
             [day],
         ).rows()
     )
-    report = score_day(network, slug_of_episode, insights, clusters, picks, transcripts)
+    second_pass = warehouse.query(
+        """SELECT insight_id, text, audio_s, wall_s FROM shown_passages
+           WHERE partition_date = ? AND status = 'second_pass'""",
+        [day],
+    )
+    shown = dict(second_pass.select("insight_id", "text").iter_rows())
+    report = score_day(network, slug_of_episode, insights, clusters, picks, transcripts, shown)
+    report.second_pass_audio_s = float(second_pass["audio_s"].sum() or 0.0)
+    report.second_pass_wall_s = float(second_pass["wall_s"].sum() or 0.0)
     asr = warehouse.query(
         """SELECT coalesce(sum(audio_s), 0), coalesce(sum(wall_s), 0) FROM transcript_status
            WHERE partition_date = ? AND source = 'asr' AND status = 'ok'""",
@@ -183,8 +191,9 @@ def main(
     json_path: str | None,
     feed_prompt: bool = True,
     voices: str = "espeak",
+    second_pass: str = "off",
 ) -> int:
-    transcriber = {"model": model, "feed_prompt": feed_prompt}
+    transcriber = {"model": model, "feed_prompt": feed_prompt, "second_pass_model": second_pass}
     report = evaluate(folder, Path(home) if home else None, transcriber, voices)
     print(format_report(report))
     if json_path:

@@ -30,6 +30,7 @@ LAKE_TABLES = frozenset(
         "cluster_summaries",
         "briefs",
         "brief_documents",
+        "shown_passages",
     }
 )
 # Where the lake tables' column types live in the catalog (empty tables), to seed files and views.

@@ -141,9 +141,21 @@ class TranscriberResource(dg.ConfigurableResource):
     # all do). Off by default: on CPU it does not pay (BENCHMARKS.md, "Cross-episode batching on CPU"); turn it on
     # for GPU workers.
     cross_episode_batching: bool = False
+    # The second pass over what briefs show (operations/second_pass.py): `off`, `tiny.en`, `base` or a local
+    # CTranslate2 folder (e.g. a larger whisper on a GPU). Off by default: on CPU the packaged models did not lower
+    # the shown text's WER (QUALITY.md, "The reader's text").
+    second_pass_model: str = "off"
 
     def resolved_device(self) -> str:
         return resolve_device(self.device)
+
+    def second_pass(self) -> TranscriberResource | None:
+        """This transcriber with `second_pass_model` as its model, or None when the second pass is off."""
+        if self.second_pass_model in ("", "off"):
+            return None
+        settings = {**self.model_dump(), "model": self.second_pass_model, "second_pass_model": "off"}
+        settings["cross_episode_batching"] = False
+        return TranscriberResource(**settings)
 
     def resolved_compute_type(self) -> str:
         if self.compute_type != "auto":
