@@ -12,7 +12,8 @@ negatives (two different ideas of one theme, from different episodes). Measured 
 Text sources: `script` (each planted insight turn as written: the upper bound) and, for each `--home`, the
 pipeline's own insight rows in that `podcast-brief eval --home` folder (ASR text as cut by the pipeline, each row
 labeled by the turn it overlaps, as `podcast-brief eval` scores it). `--sweep` prints pairs clustered and wrong
-merges over a grid of neighbour floors and margins, for tuning on the tuning networks only.
+merges over a grid of neighbour floors and margins, for tuning on the tuning networks only. The pipeline runs with
+the rule off (`insight_clusters` config `neighbour_rule`); QUALITY.md, round 6, says why.
 """
 
 from __future__ import annotations
@@ -138,10 +139,10 @@ def measure(p: Passages) -> dict:
         for a, b in ((i, j), (j, i)):
             halves += 1
             nearest_is_partner += masked[a].max() == masked[a, b]
-    n_ideas, plain, plain_wrong = clustering_outcome(
-        p, cluster_ideas(p.vectors, p.texts, p.episodes, neighbour_floor=np.inf)
+    n_ideas, plain, plain_wrong = clustering_outcome(p, cluster_ideas(p.vectors, p.texts, p.episodes))
+    _, neighbourly, neighbourly_wrong = clustering_outcome(
+        p, cluster_ideas(p.vectors, p.texts, p.episodes, neighbour_floor=NEIGHBOUR_FLOOR)
     )
-    _, neighbourly, neighbourly_wrong = clustering_outcome(p, cluster_ideas(p.vectors, p.texts, p.episodes))
     return {
         "network": p.network,
         "text": p.source,

@@ -3,7 +3,7 @@
 Runs `podcast-brief eval` for the demo, dockside, riverbend, harbor, lakeshore, quayside, saltmarsh and estuary
 (tuning), tidewater and sandbar (held out in round 4), lagoon and boardwalk (round 5), with the default transcriber,
 and with `--asr` also without the feed prompt and with whisper base. `--voices neural` uses the networks rendered
-with neural voices (media-neural/).
+with neural voices (media-neural/); `--second-pass base` re-transcribes the shown spans (shown_wer).
 Prints Markdown tables for QUALITY.md.
 """
 
@@ -43,6 +43,8 @@ QUALITY_COLUMNS = (
     "paraphrase_pairs_both_in_a_brief",
     "related_repeated_in_a_brief",
     "brief_picks",
+    "shown_wer_first_pass",
+    "shown_wer",
 )
 ASR_CONFIGS = [
     ("tiny.en, feed prompt", {"model": "tiny.en", "feed_prompt": True}),
@@ -55,11 +57,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--asr", action="store_true", help="also compare prompts and models (3 runs per network)")
     parser.add_argument("--voices", choices=sorted(VOICE_CONDITIONS), default="espeak", help="which rendering")
+    parser.add_argument("--second-pass", default="off", help="second-pass model for the shown spans (e.g. base)")
     args = parser.parse_args()
     media = VOICE_CONDITIONS[args.voices]
     networks = [n for n in NETWORKS if n[1] == "demo" or Path(n[1], media).is_dir()]
     configs = ASR_CONFIGS if args.asr else ASR_CONFIGS[:1]
-    results = {(name, label): evaluate(folder, transcriber=config, voices=args.voices).summary()
+    results = {(name, label): evaluate(folder, transcriber={**config, "second_pass_model": args.second_pass},
+                                       voices=args.voices).summary()
                for name, folder, _ in networks for label, config in configs}  # fmt: skip
     print("| network | role | " + " | ".join(QUALITY_COLUMNS) + " |")
     print("|---" * (len(QUALITY_COLUMNS) + 2) + "|")

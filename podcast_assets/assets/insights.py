@@ -161,16 +161,26 @@ def _centroids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(centroids, dtype=np.float32), np.asarray(sizes, dtype=float)
 
 
+class ClusterConfig(dg.Config):
+    """`neighbour_rule`: merge mutual nearest passages of two episodes below the bar (`core.clustering`). Off: on
+    the tuning networks' ASR it merged 10 pairs of different ideas for 4 paraphrases (QUALITY.md, round 6)."""
+
+    neighbour_rule: bool = False
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=["insight_embeddings", "episodes", "insight_credits"],
     kinds={"python", "duckdb", "scikitlearn"},
     group_name="insights",
 )
-def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def insight_clusters(
+    context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Insights grouped by idea across episodes and shows (agglomerative clustering, average linkage, idea
-    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode; two
-    passages that are each other's clear nearest neighbour across episodes are merged first, below the bar),
+    similarity >= 0.6: MiniLM cosine plus shared quantities and content words; never two of one episode; with
+    `neighbour_rule`, two passages that are each other's clear nearest neighbour across episodes are merged first,
+    below the bar: off by default, measured to merge more different ideas than paraphrases, QUALITY.md),
     with a c-TF-IDF label (of the passages and the publisher's chapter titles, when the feed has chapters), size,
     number of episodes and shows, salience, and trend against the clusters of
     the previous 7 days (new / rising / recurring). Writes `insight_clusters` (one row per insight)
@@ -193,7 +203,12 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
     previous_centroids, previous_sizes = _centroids(previous)
     vectors = _vectors(frame)
-    labels = cluster_ideas(vectors, frame["text"].to_list(), frame["episode_id"].to_list())
+    labels = cluster_ideas(
+        vectors,
+        frame["text"].to_list(),
+        frame["episode_id"].to_list(),
+        neighbour_floor=NEIGHBOUR_FLOOR if config.neighbour_rule else None,
+    )
     summaries = (
         summarize_clusters(
             vectors,
@@ -262,7 +277,7 @@ def insight_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "cross_show_clusters": summary_frame.filter(pl.col("n_shows") > 1).height,
             "new_clusters": summary_frame.filter(pl.col("trend") == "new").height,
             "same_idea_similarity": SAME_IDEA_SIMILARITY,
-            "neighbour_floor_and_margin": f"{NEIGHBOUR_FLOOR} / {NEIGHBOUR_MARGIN}",
+            "neighbour_rule": f"floor {NEIGHBOUR_FLOOR}, margin {NEIGHBOUR_MARGIN}" if config.neighbour_rule else "off",
             "cluster_labels": dg.MetadataValue.md(
                 markdown_table(
                     summary_frame.sort("salience", descending=True).select(

@@ -7,10 +7,12 @@ content words. Two passages of one episode are never one idea (an episode states
 findings on one subject stay apart).
 
 A fixed bar misses paraphrases said in other words (idea similarity 0.3-0.6 on ASR text) while different ideas
-of one topic reach 0.57, so the neighbourhood decides too: two passages of different episodes that are each
-other's nearest passage of another episode, at least `NEIGHBOUR_FLOOR` alike and nearer to each other by
-`NEIGHBOUR_MARGIN` than either is to its next candidate, are one idea whatever the bar says. Measured ranges and
-the tuning are in QUALITY.md (`python -m benchmarks.paraphrase`).
+of one topic reach 0.57. `mutual_neighbours` is the neighbourhood's answer, an option (`neighbour_floor`, off by
+default): two passages of different episodes that are each other's nearest passage of another episode, at least
+`NEIGHBOUR_FLOOR` alike and nearer to each other by `NEIGHBOUR_MARGIN` than either is to its next candidate, are
+merged whatever the bar says. Measured over every tuning network's ASR rows it clustered 4 more of 34 cross-show
+ideas and made 10 more wrong merges, and on the held-out networks none more and 6 more wrong (QUALITY.md, round 6;
+`python -m benchmarks.paraphrase`), so the pipeline does not use it until the passages it compares are whole ideas.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from podcast_assets.core.quantities import quantities, share_a_quantity
 SAME_IDEA_SIMILARITY = 0.6
 QUANTITY_BONUS = 0.12  # both passages state a like quantity
 LEXICAL_WEIGHT = 0.3  # times the Jaccard overlap of their content words
-NEIGHBOUR_FLOOR = 0.35  # mutual nearest neighbours at least this alike ...
+NEIGHBOUR_FLOOR = 0.35  # (when the neighbourhood rule is on) mutual nearest neighbours at least this alike ...
 NEIGHBOUR_MARGIN = 0.05  # ... and this much nearer to each other than to their next candidates are one idea
 NEIGHBOUR_BLOCK = 1024
 RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
@@ -143,18 +145,19 @@ def cluster_ideas(
     texts: list[str] | None = None,
     episode_ids: list[str] | None = None,
     threshold: float = SAME_IDEA_SIMILARITY,
-    neighbour_floor: float = NEIGHBOUR_FLOOR,
+    neighbour_floor: float | None = None,
     neighbour_margin: float = NEIGHBOUR_MARGIN,
 ) -> np.ndarray:
-    """Cluster index per row of unit-norm `embeddings` (with `texts`/`episode_ids`: by idea similarity, with
-    mutual nearest neighbours of different episodes merged first)."""
+    """Cluster index per row of unit-norm `embeddings` (with `texts`/`episode_ids`: by idea similarity). With a
+    `neighbour_floor` (e.g. `NEIGHBOUR_FLOOR`), mutual nearest neighbours of different episodes are merged first."""
     if len(embeddings) <= 1:
         return np.zeros(len(embeddings), dtype=int)
     texts = texts if texts is not None else [""] * len(embeddings)
     episode_ids = episode_ids if episode_ids is not None else [str(i) for i in range(len(embeddings))]
     similarity = idea_similarity(embeddings, texts, episode_ids)
-    for i, j in mutual_neighbours(similarity, episode_ids, neighbour_floor, neighbour_margin):
-        similarity[i, j] = similarity[j, i] = 1.0
+    if neighbour_floor is not None:
+        for i, j in mutual_neighbours(similarity, episode_ids, neighbour_floor, neighbour_margin):
+            similarity[i, j] = similarity[j, i] = 1.0
     distance = np.clip(1.0 - similarity, 0.0, None)
     model = AgglomerativeClustering(
         n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - threshold
