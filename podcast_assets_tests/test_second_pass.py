@@ -47,7 +47,12 @@ def test_a_shown_span_is_transcribed_again_and_a_corrupt_file_fails_alone(tmp_pa
         ],
         schema=["insight_id", "text", "headline", "start_s", "end_s", "audio_path"],
         orient="row",
-    ).with_columns(show_title=pl.lit(show.title), title=pl.lit(episode.title), description=pl.lit(episode.description))
+    ).with_columns(
+        show_title=pl.lit(show.title),
+        title=pl.lit(episode.title),
+        description=pl.lit(episode.description),
+        language=pl.lit("en"),
+    )
     asked = []
 
     def query(sql: str, params: list) -> pl.DataFrame:
@@ -55,10 +60,14 @@ def test_a_shown_span_is_transcribed_again_and_a_corrupt_file_fails_alone(tmp_pa
         return spans.filter(pl.col("insight_id").is_in(params[1]))
 
     second = TranscriberResource(device="cpu", second_pass_model="base").second_pass()
+    languages = []
+
+    def transcribe(audio, prompt, language):
+        languages.append(language)
+        return second.in_language(language).transcribe(audio, prompt)
+
     warnings = []
-    rows = retranscribe_shown(
-        query, second.transcribe, second.model_name(), DAY, ["sodium", "rewritten", "broken"], warnings.append
-    )
+    rows = retranscribe_shown(query, transcribe, "base", DAY, ["sodium", "rewritten", "broken"], warnings.append)
     by_id = {row["insight_id"]: row for row in rows.iter_rows(named=True)}
     sodium = by_id["sodium"]
     assert sodium["status"] == "second_pass" and sodium["model"] == "base"
@@ -69,4 +78,7 @@ def test_a_shown_span_is_transcribed_again_and_a_corrupt_file_fails_alone(tmp_pa
     broken = by_id["broken"]
     assert broken["status"] == "failed" and broken["text"] == "First pass of a broken file."
     assert "AudioError" in broken["error"] and len(warnings) == 1
-    assert retranscribe_shown(query, second.transcribe, "base", DAY, []).is_empty()
+    assert asked and asked[0][0] == DAY
+    assert languages == ["en"]  # the first pass's language; the headline and the broken file never reach whisper
+    assert second.in_language("en").language == "en" and second.in_language(None) is second
+    assert retranscribe_shown(query, transcribe, "base", DAY, []).is_empty()

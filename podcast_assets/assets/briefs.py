@@ -129,8 +129,12 @@ def _second_pass(
     if second is None or not pick_files:
         return pl.DataFrame(schema=SHOWN_SCHEMA)
     picks = pl.read_parquet(pick_files, columns=["insight_id", "related_insight_ids", "also_on_insight_ids"])
+
+    def transcribe(audio, prompt: str | None, language: str | None):
+        return second.in_language(language).transcribe(audio, prompt)
+
     return retranscribe_shown(
-        warehouse.query, second.transcribe, second.model_name(), day, shown_insight_ids(picks), context.log.warning
+        warehouse.query, transcribe, second.model_name(), day, shown_insight_ids(picks), context.log.warning
     )
 
 

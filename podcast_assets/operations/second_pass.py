@@ -35,7 +35,9 @@ SHOWN_SCHEMA = {
 }
 
 _SPANS_SQL = """
-SELECT i.insight_id, i.text, i.headline, i.start_s, i.end_s, e.audio_path, e.show_title, e.title, e.description
+SELECT i.insight_id, i.text, i.headline, i.start_s, i.end_s, e.audio_path, e.show_title, e.title, e.description,
+       (SELECT any_value(t.language) FROM transcripts t
+        WHERE t.partition_date = i.partition_date AND t.episode_id = i.episode_id) AS language
 FROM insights i JOIN episodes e USING (partition_date, episode_id)
 WHERE i.partition_date = ? AND list_contains(?, i.insight_id)
 ORDER BY e.audio_path, i.start_s
@@ -59,8 +61,9 @@ def retranscribe_shown(
     insight_ids: list[str],
     log: Callable[[str], None] = print,
 ) -> pl.DataFrame:
-    """`shown_passages` rows for `insight_ids`. `transcribe(audio_16k, prompt)` is the second-pass transcriber;
-    each episode's audio is decoded once."""
+    """`shown_passages` rows for `insight_ids`. `transcribe(audio_16k, prompt, language)` is the second-pass
+    transcriber, told the language the first pass found for the episode (a few seconds of audio are too little for
+    a multilingual model to detect it); each episode's audio is decoded once."""
     spans = query(_SPANS_SQL, [day, insight_ids]) if insight_ids else pl.DataFrame()
     rows, audio, audio_path, audio_error = [], None, None, None
     for span in spans.iter_rows(named=True):
@@ -92,7 +95,8 @@ def retranscribe_shown(
             last = min(int((span["end_s"] + SPAN_PADDING_S) * SAMPLE_RATE), len(audio))
             clip = audio[first:last]
             prompt = asr_prompt(span["show_title"], span["title"], span["description"])
-            said = " ".join(segment.text for segment in transcribe(clip, prompt).segments).strip()
+            heard = transcribe(clip, prompt, span.get("language"))
+            said = " ".join(segment.text for segment in heard.segments).strip()
             row.update(audio_s=len(clip) / SAMPLE_RATE, status="second_pass" if said else "empty")
             if said:
                 row["text"] = clean_for_display(said)

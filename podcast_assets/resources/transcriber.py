@@ -149,6 +149,12 @@ class TranscriberResource(dg.ConfigurableResource):
     def resolved_device(self) -> str:
         return resolve_device(self.device)
 
+    def in_language(self, language: str | None) -> TranscriberResource:
+        """This transcriber told the language (e.g. the one its first pass found); itself when none is known."""
+        if not language or language == self.language:
+            return self
+        return TranscriberResource(**{**self.model_dump(), "language": language})
+
     def second_pass(self) -> TranscriberResource | None:
         """This transcriber with `second_pass_model` as its model, or None when the second pass is off."""
         if self.second_pass_model in ("", "off"):
