@@ -32,7 +32,7 @@ QUANTITY_BONUS = 0.12  # both passages state a like quantity
 LEXICAL_WEIGHT = 0.3  # times the Jaccard overlap of their content words
 NEIGHBOUR_FLOOR = 0.35  # (when the neighbourhood rule is on) mutual nearest neighbours at least this alike ...
 NEIGHBOUR_MARGIN = 0.05  # ... and this much nearer to each other than to their next candidates are one idea
-NEIGHBOUR_BLOCK = 1024
+NEIGHBOUR_BLOCK = 1024  # rows of the similarity matrix copied at a time by `mutual_neighbours`
 RECURRING_SIMILARITY = 0.7  # a cluster centroid this close to an earlier day's centroid continues that theme
 
 
@@ -120,8 +120,8 @@ def mutual_neighbours(
     near to each other as to the rest of that topic)."""
     episodes = np.unique(np.asarray(episode_ids), return_inverse=True)[1]
     n = len(episodes)
-    if n < 3:
-        return [(0, 1)] if n == 2 and episodes[0] != episodes[1] and similarity[0, 1] >= floor else []
+    if n < 2:
+        return []
     nearest, best, runner_up = np.empty(n, dtype=int), np.empty(n), np.empty(n)
     for start in range(0, n, NEIGHBOUR_BLOCK):  # rows in blocks: no second n x n matrix at 10,000 insights
         block = similarity[start : start + NEIGHBOUR_BLOCK].astype(float)  # a copy

@@ -32,31 +32,30 @@ def normalize(text: str) -> list[str]:
     return [w.strip("'") for w in text.split() if w.strip("'")]
 
 
+def _edit_row(reference: list[str], hypothesis: list[str], free_reference_ends: bool) -> list[int]:
+    """Levenshtein distances over words after the whole hypothesis, one per reference prefix. With
+    `free_reference_ends`, the alignment may start at any reference word (and, taking the row's minimum, end at any)."""
+    previous = [0] * (len(reference) + 1) if free_reference_ends else list(range(len(reference) + 1))
+    for i, hyp_word in enumerate(hypothesis, start=1):
+        current = [i] + [0] * len(reference)
+        for j, ref_word in enumerate(reference, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+        previous = current
+    return previous
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words, by Levenshtein distance over words."""
     ref, hyp = normalize(reference), normalize(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, hyp_word in enumerate(hyp, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-        previous = current
-    return previous[-1] / len(ref)
+    return _edit_row(ref, hyp, free_reference_ends=False)[-1] / len(ref)
 
 
 def window_error_rate(reference: str, hypothesis: str) -> float:
-    """Edits per hypothesis word against the best-matching stretch of `reference` (skipping reference words before
-    and after it is free): the error rate of a passage cut from a longer script, where the passage's own boundaries
-    are not known in the script."""
+    """Edits per hypothesis word against the best-matching stretch of `reference` (reference words before and after
+    it are free): the error rate of a passage cut from a longer script, whose own bounds in the script are unknown."""
     ref, hyp = normalize(reference), normalize(hypothesis)
     if not hyp:
         return 0.0
-    previous = [0] * (len(ref) + 1)  # any reference word may start the stretch
-    for i, hyp_word in enumerate(hyp, start=1):
-        current = [i] + [0] * len(ref)
-        for j, ref_word in enumerate(ref, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-        previous = current
-    return min(previous) / len(hyp)  # ... and any may end it
+    return min(_edit_row(ref, hyp, free_reference_ends=True)) / len(hyp)

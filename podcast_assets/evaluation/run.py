@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from podcast_assets.core.url_policy import ALLOW_PRIVATE_HOSTS_ENV
 from podcast_assets.evaluation.metrics import Report, score_day
@@ -112,8 +113,6 @@ def cosine_baseline_precision(network: Network, day: dt.date, slug_of_episode: d
 def _served_port(catalog: CatalogResource) -> int:
     """The port a kept home's network was served on before (0: a new home). A re-run must serve the same feed URLs,
     or the day would hold every episode twice (the earlier feeds' rows are kept, as for any feed not polled)."""
-    from urllib.parse import urlsplit
-
     from podcast_assets.catalog.registry import list_feeds
 
     ports = {urlsplit(url).port for url in list_feeds(catalog)["feed_url"].to_list()}
