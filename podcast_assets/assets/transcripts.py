@@ -21,7 +21,7 @@ import polars as pl
 from podcast_assets.assets.reporting import markdown_table
 from podcast_assets.core.audio import AudioError, decode_16k_mono, is_silent
 from podcast_assets.core.sharding import parse_shard_key, shard_key, shard_of
-from podcast_assets.core.transcript_formats import TranscriptFormatError, parse_transcript
+from podcast_assets.core.transcript_formats import Segment, TranscriptFormatError, parse_transcript
 from podcast_assets.core.transcripts import asr_prompt, normalize_segments, segment_time_problems
 from podcast_assets.orchestration.execution import GPU_OP_TAGS
 from podcast_assets.orchestration.partitions import daily_partitions
@@ -128,21 +128,33 @@ def _prepare_episode(
     return _AsrJob(episode, status, audio, prompt, note, time.perf_counter() - started)
 
 
-def _finish_episode(job: _AsrJob, result: Transcription | Exception, model_s: float) -> tuple[list, dict]:
-    """(segments, status row) from the model's result for the job (an exception: that episode failed)."""
+def _finish_episode(
+    job: _AsrJob, result: Transcription | Exception, model_s: float, transcriber: TranscriberResource
+) -> tuple[list, dict]:
+    """(segments, status row) from the model's result for the job (an exception: that episode failed), with
+    speakers told apart by voice (`TranscriberResource.speaker_turns`)."""
     status = job.status
     if isinstance(result, Exception):
         status.update(status="failed", error=f"transcription failed: {result}", wall_s=job.prepare_s + model_s)
         return [], status
-    segments = normalize_segments(result.segments, status["audio_s"])
+    started = time.perf_counter()
+    segments, note = _with_speakers(normalize_segments(result.segments, status["audio_s"]), job.audio, transcriber)
     status.update(
         status="ok" if segments else "empty",
         language=result.language,
         n_segments=len(segments),
-        wall_s=job.prepare_s + model_s,
-        error=job.note if segments else "no speech detected",
+        wall_s=job.prepare_s + model_s + time.perf_counter() - started,
+        error=("; ".join(n for n in (job.note, note) if n) or None) if segments else "no speech detected",
     )
     return segments, status
+
+
+def _with_speakers(segments: list, audio: np.ndarray, transcriber: TranscriberResource) -> tuple[list, str | None]:
+    """(segments with speakers, note): a failure of the voice encoder keeps the transcript, without speakers."""
+    try:
+        return transcriber.with_speakers(segments, audio), None
+    except Exception as error:  # the transcript is good without speakers; say why they are missing
+        return segments, f"speakers not told apart: {error}"
 
 
 def _transcribe_episode(
@@ -154,7 +166,7 @@ def _transcribe_episode(
         return job
     started = time.perf_counter()
     result = transcriber.transcribe(job.audio, job.prompt)
-    return _finish_episode(job, result, time.perf_counter() - started)
+    return _finish_episode(job, result, time.perf_counter() - started, transcriber)
 
 
 # Decoded audio held at once by cross-episode batching (16 kHz float32: 230 MB an hour); a longer shard is
@@ -177,7 +189,8 @@ def _transcribe_episodes_batched(
         model_s = time.perf_counter() - started
         group_audio_s = sum(job.status["audio_s"] for _, job in group) or 1.0
         for (position, job), result in zip(group, results, strict=True):
-            outcomes[position] = _finish_episode(job, result, model_s * job.status["audio_s"] / group_audio_s)
+            share_s = model_s * job.status["audio_s"] / group_audio_s
+            outcomes[position] = _finish_episode(job, result, share_s, transcriber)
         group.clear()
 
     emitted = 0
@@ -258,6 +271,27 @@ def _segment_rows(day: dt.date, episode_id: str, segments: list, status: dict) -
     ]
 
 
+def _reused_with_speakers(
+    episode: dict, status: dict, frame: pl.DataFrame, transcriber: TranscriberResource, media: MediaStoreResource
+) -> tuple[dict, pl.DataFrame]:
+    """A reused transcript made before speakers were told apart by voice gets them now (the audio is decoded
+    again, the model is not run again). Without audio, or when the voices fail, it is reused as it is."""
+    if transcriber.speaker_turns != "voices" or frame["speaker"].drop_nulls().len() or not episode["audio_path"]:
+        return status, frame
+    segments = [Segment(r["start_s"], r["end_s"], r["text"], None) for r in frame.sort("segment_index").to_dicts()]
+    started = time.perf_counter()
+    try:
+        audio = decode_16k_mono(media.local_copy(episode["audio_path"]))
+    except (AudioError, OSError):
+        return status, frame
+    labeled, note = _with_speakers(segments, audio, transcriber)
+    if note:
+        return status, frame
+    status = {**status, "n_segments": len(labeled), "wall_s": time.perf_counter() - started}
+    rows = _segment_rows(status["partition_date"], episode["episode_id"], labeled, status)
+    return status, pl.DataFrame(rows, schema=SEGMENT_SCHEMA, orient="row")
+
+
 def _reusable(warehouse: WarehouseResource, day: dt.date, model: str, episode_ids: list[str]) -> dict[str, tuple]:
     """episode_id -> (status row, segments frame) of ASR transcripts already made for the day by this model:
     written by an earlier run (`transcript_status`) or staged by a shard of a run that failed later."""
@@ -331,8 +365,11 @@ def transcribe_shard(
     for episode in episodes:
         earlier = reusable.get(episode["episode_id"])
         if earlier and not episode["transcript_path"] and earlier[0]["audio_sha256"] == episode["audio_sha256"]:
-            status_rows.append({**earlier[0], "wall_s": 0.0})
-            reused.append(earlier[1])
+            status, frame = _reused_with_speakers(
+                episode, {**earlier[0], "wall_s": 0.0}, earlier[1], transcriber, media
+            )
+            status_rows.append(status)
+            reused.append(frame)
         else:
             to_transcribe.append(episode)
     if transcriber.cross_episode_batching:

@@ -21,7 +21,13 @@ from podcast_assets.core.discourse import (
 )
 from podcast_assets.core.display_text import clean_for_display
 from podcast_assets.core.scoring import score_passage
-from podcast_assets.core.segmenting import Sentence, answer_continuations, idea_groups, timed_sentences
+from podcast_assets.core.segmenting import (
+    Sentence,
+    answer_continuations,
+    idea_groups,
+    timed_sentences,
+    turn_continuations,
+)
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> unit-norm rows
 OPENING_SHARE = 0.1  # the first tenth of an episode is where shows greet, introduce and set the agenda
@@ -124,13 +130,9 @@ def extract_insights(episode_id: str, segments: list[dict], encode: Encoder | No
     content = [i for i, role in enumerate(roles) if role == "content"]
     content_sum = vectors[content].sum(axis=0) if vectors is not None and content else None
     opening_until_s = sentences[-1].end_s * OPENING_SHARE
-    groups = idea_groups(
-        texts,
-        [r == "content" for r in roles],
-        vectors,
-        [s.speaker for s in sentences],
-        answer_continuations(roles, texts),
-    )
+    speakers = [s.speaker for s in sentences]
+    goes_on = zip(answer_continuations(roles, texts, speakers), turn_continuations(roles, texts, speakers), strict=True)
+    groups = idea_groups(texts, [r == "content" for r in roles], vectors, speakers, [a or b for a, b in goes_on])
     centrality: dict[int, float | None] = {}
     for number, group in enumerate(groups):
         if roles[group[0]] == "content" and content_sum is not None and len(content) > len(group):

@@ -145,6 +145,11 @@ class TranscriberResource(dg.ConfigurableResource):
     # CTranslate2 folder (e.g. a larger whisper on a GPU). Off by default: on CPU the packaged models did not lower
     # the shown text's WER (QUALITY.md, "The reader's text").
     second_pass_model: str = "off"
+    # Who speaks each sentence of an ASR transcript, told apart by voice (Resemblyzer's packaged speaker encoder,
+    # `core/speakers.py`): `voices` stores one segment per sentence with its voice ("voice 1", ...) where the
+    # episode's voices are clearly distinct, so a speaker's short turn becomes one passage. `off`: segments as
+    # whisper cut them, no speakers (a configured pyannote `diarization_model_path` labels them instead).
+    speaker_turns: Literal["off", "voices"] = "voices"
 
     def resolved_device(self) -> str:
         return resolve_device(self.device)
@@ -246,6 +251,18 @@ class TranscriberResource(dg.ConfigurableResource):
             if s.get("text", "").strip()
         ]
         return Transcription(segments, language)
+
+    def with_speakers(self, segments: list[Segment], audio_16k: np.ndarray) -> list[Segment]:
+        """`segments` cut into sentences that carry their voice, when `speaker_turns` is `voices` and no speaker
+        is known yet; else `segments` as they are."""
+        if self.speaker_turns != "voices" or not segments or any(s.speaker for s in segments):
+            return segments
+        from podcast_assets.core.speakers import sentence_segments, with_voices
+        from podcast_assets.resources.voices import voice_embeddings
+
+        sentences = sentence_segments(segments)
+        spans = [(s.start_s, s.end_s) for s in sentences]
+        return with_voices(sentences, voice_embeddings(audio_16k, spans, self.resolved_device()))
 
     def _align(self, result: dict, audio_16k: np.ndarray, language: str) -> dict:
         import whisperx
