@@ -253,8 +253,8 @@ class TranscriberResource(dg.ConfigurableResource):
         return Transcription(segments, language)
 
     def with_speakers(self, segments: list[Segment], audio_16k: np.ndarray) -> list[Segment]:
-        """`segments` cut into sentences that carry their voice, when `speaker_turns` is `voices` and no speaker
-        is known yet; else `segments` as they are."""
+        """`segments` cut into sentences that carry their voice, when `speaker_turns` is `voices`, no speaker is
+        known yet and the episode's voices can be told apart; else `segments` as they are."""
         if self.speaker_turns != "voices" or not segments or any(s.speaker for s in segments):
             return segments
         from podcast_assets.core.speakers import sentence_segments, with_voices
@@ -262,7 +262,8 @@ class TranscriberResource(dg.ConfigurableResource):
 
         sentences = sentence_segments(segments)
         spans = [(s.start_s, s.end_s) for s in sentences]
-        return with_voices(sentences, voice_embeddings(audio_16k, spans, self.resolved_device()))
+        labeled = with_voices(sentences, voice_embeddings(audio_16k, spans, self.resolved_device()))
+        return labeled if any(s.speaker for s in labeled) else segments
 
     def _align(self, result: dict, audio_16k: np.ndarray, language: str) -> dict:
         import whisperx
