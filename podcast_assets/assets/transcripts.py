@@ -279,15 +279,14 @@ def _reused_with_speakers(
     if transcriber.speaker_turns != "voices" or frame["speaker"].drop_nulls().len() or not episode["audio_path"]:
         return status, frame
     segments = [Segment(r["start_s"], r["end_s"], r["text"], None) for r in frame.sort("segment_index").to_dicts()]
-    started = time.perf_counter()
     try:
         audio = decode_16k_mono(media.local_copy(episode["audio_path"]))
     except (AudioError, OSError):
         return status, frame
     labeled, note = _with_speakers(segments, audio, transcriber)
-    if note:
+    if note or labeled == segments:
         return status, frame
-    status = {**status, "n_segments": len(labeled), "wall_s": time.perf_counter() - started}
+    status = {**status, "n_segments": len(labeled)}  # wall_s stays 0: reused, whisper did not run
     rows = _segment_rows(status["partition_date"], episode["episode_id"], labeled, status)
     return status, pl.DataFrame(rows, schema=SEGMENT_SCHEMA, orient="row")
 
