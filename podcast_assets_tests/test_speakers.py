@@ -136,3 +136,12 @@ def test_an_answer_stops_where_another_known_speaker_starts():
     assert answer_continuations(roles, texts) == [False, False, True, True]
     assert answer_continuations(roles, texts, ["a", "b", "b", "a"]) == [False, False, True, False]
     assert np.array_equal(answer_continuations(roles, texts, [None] * 4), answer_continuations(roles, texts))
+
+
+def test_every_span_gets_a_voice_window_even_past_the_audio_end():
+    from podcast_assets.resources.voices import WINDOW_FRAMES, _windows
+
+    assert _windows(0, 400, 1000) == [0, 80, 160, 240]  # 1.6 s windows every 0.8 s, the last one inside the span
+    assert _windows(950, 1200, 1000) == [1000 - WINDOW_FRAMES]  # runs past the end: the last window of the audio
+    assert _windows(500, 520, 1000) == [430]  # shorter than a window: one window centred on it
+    assert _windows(0, 50, 100) == [0]  # audio shorter than a window (padded by the caller)

@@ -25,10 +25,11 @@ def _windows(start: int, end: int, n_frames: int) -> list[int]:
     """Start frames of the 1.6 s windows over [start, end): every 0.8 s, at least one centred on a shorter span."""
     if n_frames <= WINDOW_FRAMES:
         return [0]
-    if end - start <= WINDOW_FRAMES:
-        middle = (start + end) // 2
-        return [min(max(0, middle - WINDOW_FRAMES // 2), n_frames - WINDOW_FRAMES)]
-    return list(range(start, min(end, n_frames) - WINDOW_FRAMES + 1, WINDOW_STEP_FRAMES))
+    inside = list(range(start, min(end, n_frames) - WINDOW_FRAMES + 1, WINDOW_STEP_FRAMES))
+    if inside:
+        return inside
+    middle = (start + end) // 2  # a short span, or one running past the audio's end
+    return [min(max(0, middle - WINDOW_FRAMES // 2), n_frames - WINDOW_FRAMES)]
 
 
 def voice_embeddings(audio_16k: np.ndarray, spans_s: list[tuple[float, float]], device: str = "cpu") -> np.ndarray:
