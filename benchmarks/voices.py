@@ -18,7 +18,7 @@ from podcast_assets.core.audio import decode_16k_mono
 from podcast_assets.core.speakers import sentence_segments, voices_of
 from podcast_assets.core.transcript_formats import Segment
 from podcast_assets.evaluation.network import load_network
-from podcast_assets.resources.voices import SAMPLE_RATE, _encoder, voice_embeddings
+from podcast_assets.resources.voices import SAMPLE_RATE, voice_embeddings
 
 
 def main() -> None:
@@ -32,8 +32,11 @@ def main() -> None:
     sentences = sentence_segments(turns)
     windows = [(s.start_s, s.end_s) for s in sentences]
     audio_s = len(audio) / SAMPLE_RATE
-    encoder = _encoder("cpu")
-    voice_embeddings(audio, windows[:2])  # load and warm up
+    from resemblyzer import VoiceEncoder
+
+    encoder = VoiceEncoder("cpu", verbose=False)  # the raw engine, loaded on its own
+    voice_embeddings(audio, windows[:2])  # load and warm up the project's copy
+    encoder.embed_utterance(audio[:SAMPLE_RATE])
 
     started = time.perf_counter()
     ours = voice_embeddings(audio, windows)

@@ -49,58 +49,63 @@ def timed_sentences(episode_id: str, segments: list[dict]) -> list[Sentence]:
     return sentences
 
 
+def _content_run(roles: list[str], texts: list[str], first: int, goes_on) -> list[int]:
+    """The content sentences without filler from `first` on, while `goes_on(previous, next)` holds."""
+    run: list[int] = []
+    step = first
+    while (
+        step < len(texts)
+        and roles[step] == "content"
+        and not filler_count(texts[step])
+        and (not run or goes_on(run[-1], step))
+    ):
+        run.append(step)
+        step += 1
+    return run
+
+
+def _mark_if_one_answer(out: list[bool], run: list[int], texts: list[str]) -> None:
+    """A run short enough to be one answer (ANSWER_MAX_SENTENCES, ANSWER_MAX_WORDS) is one idea: its sentences after
+    the first go on it, whatever words they use to go on."""
+    if len(run) <= ANSWER_MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= ANSWER_MAX_WORDS:
+        for i in run[1:]:
+            out[i] = True
+
+
 def answer_continuations(roles: list[str], texts: list[str], speakers: list[str | None] | None = None) -> list[bool]:
     """Per sentence: it goes on the short answer to a question. The content sentences right after a question,
-    up to the next question, filler, other role or change of a known speaker, are one answer; a short answer
-    (ANSWER_MAX_SENTENCES, ANSWER_MAX_WORDS) is one idea, whatever words it uses to go on."""
+    up to the next question, filler, other role or change of a known speaker, are one answer."""
     out = [False] * len(texts)
     speakers = speakers or [None] * len(texts)
+
+    def same_answer(previous: int, step: int) -> bool:
+        return None in (speakers[previous], speakers[step]) or speakers[previous] == speakers[step]
+
     index = 0
     while index < len(texts):
         if roles[index] != "question":
             index += 1
             continue
-        run = []
-        step = index + 1
-        while (
-            step < len(texts)
-            and roles[step] == "content"
-            and not filler_count(texts[step])
-            and not (run and None not in (speakers[step], speakers[run[-1]]) and speakers[step] != speakers[run[-1]])
-        ):
-            run.append(step)
-            step += 1
-        if 1 < len(run) <= ANSWER_MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= ANSWER_MAX_WORDS:
-            for i in run[1:]:
-                out[i] = True
-        index = step
+        run = _content_run(roles, texts, index + 1, same_answer)
+        _mark_if_one_answer(out, run, texts)
+        index += 1 + len(run)
     return out
 
 
 def turn_continuations(roles: list[str], texts: list[str], speakers: list[str | None]) -> list[bool]:
     """Per sentence: it goes on its speaker's short turn. A run of content sentences of one known speaker (no
-    filler, no other role between) that fits one answer (ANSWER_MAX_SENTENCES, ANSWER_MAX_WORDS) is one idea: on
-    the labeled networks a planted insight is one turn, and ASR text of it often has no words that link its
-    sentences (QUALITY.md, "The passage cut")."""
+    filler, no other role between) that fits one answer is one idea: on the labeled networks a planted insight is
+    one turn, and ASR text of it often has no words that link its sentences (QUALITY.md, round 7)."""
     out = [False] * len(texts)
     index = 0
     while index < len(texts):
-        speaker = speakers[index]
-        if speaker is None or roles[index] != "content" or filler_count(texts[index]):
-            index += 1
-            continue
-        run = [index]
-        while (
-            run[-1] + 1 < len(texts)
-            and speakers[run[-1] + 1] == speaker
-            and roles[run[-1] + 1] == "content"
-            and not filler_count(texts[run[-1] + 1])
-        ):
-            run.append(run[-1] + 1)
-        if len(run) <= ANSWER_MAX_SENTENCES and sum(len(texts[i].split()) for i in run) <= ANSWER_MAX_WORDS:
-            for i in run[1:]:
-                out[i] = True
-        index = run[-1] + 1
+        run = (
+            []
+            if speakers[index] is None
+            else _content_run(roles, texts, index, lambda previous, step: speakers[step] == speakers[previous])
+        )
+        _mark_if_one_answer(out, run, texts)
+        index += max(1, len(run))
     return out
 
 
