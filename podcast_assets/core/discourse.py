@@ -25,7 +25,8 @@ _INTERROGATIVE_START = re.compile(
         rf"(what|why|how|who|where|when|which)('s|'re| {_AUX}\b)", r"how (much|many|long|often|come|big|fast)",
         r"what about", r"why not",
         # Yes/no questions open with the verb: "Are most volcanoes watched?" (ASR often drops the "?")
-        r"(do|does|did) \w+",
+        # ... with a subject after the verb: "Did as well as the others" is the rest of a sentence cut by ASR
+        r"(do|does|did) (?!(as|so|not|well|too|more|less|better|worse|much|little)\b)\w+",
         r"(are|is|can|could|would|will|should|have|has|was|were) (a|an|most|many|some|all|any|the|these|this|that"
         r"|those|they|we|you|it|there|people|scientists|researchers)",
         r"do you", r"did you", r"does it", r"does that", r"is it", r"is that", r"is there", r"are there", r"are you",
@@ -43,6 +44,8 @@ _REQUEST = re.compile(
     r"\b(tell (me|us)|walk (me|us) through|talk (me|us) through|talk to (me|us) about|explain to (me|us)"
     r"|do you mean|are you saying|so you're saying|you mean|(is|are) there (any|anything|anyone|a way)"
     r"|is it (possible|true|worth|really)"
+    # a question reported from a letter: "She's asking whether she should get another one."
+    r"|(she|he|they|people|listeners)('s| is| are| was| were)? (asking|wondering) (whether|if|about|what|how|why)"
     # the host prompting the guest with what they said earlier: "Anil, you mentioned before we started..."
     r"|(?<!as )(?<!like )you (mentioned|told (me|us)|were telling (me|us)|brought up|wrote about))\b",
     re.I,
@@ -91,7 +94,9 @@ def is_premise_of(sentence: str, question: str) -> bool:
 _LETTER_LEAD = re.compile(
     r"^((first|next|this|another|the (first|next|last)|our (first|next|last))( one| question| letter| email)?('s| is"
     r"| comes)? from\b)|\b(from (a |an )?[\w-]+( [\w-]+)? named|(she|he|they) (writes|wrote|asks|asked)|writes,"
-    r"|wrote in (with|asking|to ask)|emailed (in|us) (with|to ask))\b",
+    r"|wrote in (with|asking|to ask)|emailed (in|us) (with|to ask))\b"
+    r"|^((okay|ok|alright|all right|so|and|right),?\s+)?([\w-]+\s+){0,3}(one|question|letter|email|message|note"
+    r"|voicemail),?\s+((is|comes|came)\s+)?from\b",
     re.IGNORECASE,
 )
 
@@ -123,7 +128,8 @@ def is_small_talk(sentence: str) -> bool:
 # A sentence that announces the next one: "Here's what the research shows."
 _LEAD_IN = re.compile(
     r"^(so,?\s+|and,?\s+|look,?\s+)?(here's|here is|the thing (is|people miss)|what (we|they) found (is|was)"
-    r"|the answer is|it's this|the short answer)\b|:$",
+    r"|the answer is|it's this|the short answer)\b|:$"
+    r"|\bhere('s| is) (why|how|what|the (thing|deal|catch|reason))[.!]?$",  # "Probably not, and here's why."
     re.IGNORECASE,
 )
 
@@ -169,11 +175,14 @@ _FRAMING = re.compile(
         r"(i'll|we'll|i will|we will) (finish|end|wrap( up)?|close) (with|on)", r"(here's|here is) the plan",
         r"^(so,? )?(the|our) plan (is|for today)",
         r"(most|half|a lot|many|some|several) of you (wrote|asked|sent|voted|are voting|emailed|have been asking)",
+        r"(switch|switching|change|changing) (gears|topics|subjects)",
     )
     + r")\b"
     # A short agenda line: "First up, dinosaurs.", "Our last fight today, coffee.", "Next one."
     + r"|^(first up|first|then|next|next up|after that|finally|and finally|our (last|next|final) \w+( today)?"
-    r"|last but not least|one more)\b[^.!?]{0,45}[.!]?$",
+    r"|last but not least|one more)\b[^.!?]{0,45}[.!]?$"
+    # "Okay, back to the mailbag.", "Anyway, back to the microbes."
+    r"|^((okay|ok|alright|all right|right|so|anyway|now),?\s+)?back to (the|our|my|your) [^.!?]{0,30}[.!]?$",
     re.IGNORECASE,
 )  # fmt: skip
 
@@ -238,8 +247,35 @@ def is_framing(sentence: str) -> bool:
     return bool(_FRAMING.search(text) or _AGENDA_LIST.search(text))
 
 
+# A speaker saying who they are: "I'm Tom, I'm a physiotherapist, and ...", "Hi, I'm Dana and ...".
+_SELF_INTRODUCTION = re.compile(
+    r"^((?i:hi|hey|hello)( (?i:there|everyone|all))?,?\s+)?(?i:i'm|i am|my name is) [A-Z][a-z]+\.?"
+    r"(,|\s+(?i:and|here)\b)"
+)
+
+
 def is_intro_outro(sentence: str) -> bool:
-    return bool(_INTRO_OUTRO.search(sentence))
+    text = sentence.strip()
+    return bool(_INTRO_OUTRO.search(text) or _SELF_INTRODUCTION.match(text))
+
+
+# A host's reaction to the question just read or asked, before answering it: "Jess, great question.", "Oh, Obi."
+_VOCATIVE = re.compile(r"^([A-Z][a-z]{2,}),\s")
+# Sentence openers that are not a name ("Honestly, ...", "Sure, ..."); words in -ly are never taken as names.
+_NOT_A_NAME = ENGLISH_STOP_WORDS | frozenset(
+    "okay yes yeah well look right sure sorry plus anyway instead first second third today tonight listen".split()
+)
+REACTION_MAX_WORDS = 16
+
+
+def is_reaction(sentence: str) -> bool:
+    text = sentence.strip()
+    if len(text.split()) > REACTION_MAX_WORDS or _EVIDENCE.search(text):
+        return False
+    vocative = _VOCATIVE.match(text)
+    word = vocative.group(1).lower() if vocative else ""
+    addressed = bool(word) and not word.endswith("ly") and word not in _NOT_A_NAME
+    return addressed or is_filler(text)
 
 
 # --- ads, including host reads that never say "sponsor" --------------------------------------------------------
@@ -402,3 +438,12 @@ _FILLER = re.compile(
 
 def filler_count(sentence: str) -> int:
     return len(_FILLER.findall(sentence))
+
+
+FILLER_WORDS_PER_HIT = 8  # "Exactly." is filler; a 30-word answer with one "you know" in it is not
+
+
+def is_filler(sentence: str) -> bool:
+    """Mostly backchannel and hedges: a filler word per FILLER_WORDS_PER_HIT words or more."""
+    hits = filler_count(sentence)
+    return hits > 0 and hits >= len(sentence.split()) // FILLER_WORDS_PER_HIT

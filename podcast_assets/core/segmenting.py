@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podcast_assets.core.discourse import announces_next, continues_previous, filler_count
+from podcast_assets.core.discourse import announces_next, continues_previous, is_filler, is_reaction
 
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
@@ -17,6 +17,7 @@ MAX_WORDS = 90  # a passage longer than this is two ideas or a monologue
 ANSWER_MAX_SENTENCES = 6
 ANSWER_MAX_WORDS = 120
 JOIN_COHERENCE = 0.5
+REACTIONS_BEFORE_ANSWER = 2  # "Jess, great question." "Oh, I have a love-hate relationship with slant boards."
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _content_run(roles: list[str], texts: list[str], first: int, goes_on) -> lis
     while (
         step < len(texts)
         and roles[step] == "content"
-        and not filler_count(texts[step])
+        and not is_filler(texts[step])
         and (not run or goes_on(run[-1], step))
     ):
         run.append(step)
@@ -73,8 +74,9 @@ def _mark_if_one_answer(out: list[bool], run: list[int], texts: list[str]) -> No
 
 
 def answer_continuations(roles: list[str], texts: list[str], speakers: list[str | None] | None = None) -> list[bool]:
-    """Per sentence: it goes on the short answer to a question. The content sentences right after a question,
-    up to the next question, filler, other role or change of a known speaker, are one answer."""
+    """Per sentence: it goes on the short answer to a question. The content sentences right after a question (and
+    after the answerer's short reaction to it, if any), up to the next question, filler, other role or change of a
+    known speaker, are one answer."""
     out = [False] * len(texts)
     speakers = speakers or [None] * len(texts)
 
@@ -86,9 +88,12 @@ def answer_continuations(roles: list[str], texts: list[str], speakers: list[str 
         if roles[index] != "question":
             index += 1
             continue
-        run = _content_run(roles, texts, index + 1, same_answer)
+        first = index + 1
+        while first < len(texts) and first - index <= REACTIONS_BEFORE_ANSWER and is_reaction(texts[first]):
+            first += 1
+        run = _content_run(roles, texts, first, same_answer)
         _mark_if_one_answer(out, run, texts)
-        index += 1 + len(run)
+        index = first + len(run) if run else index + 1
     return out
 
 
