@@ -504,3 +504,49 @@ def test_introductions_plans_letters_and_premises_are_the_hosts_not_claims(embed
     assert any(claim in t for t in texts) and any("costliest delay" in t for t in texts), texts
     # A claim the host then asks about is not a premise: it has no "people assume".
     assert any("Danish trial" in t for t in texts), texts
+
+
+def test_a_one_voice_mailbag_answer_is_one_passage_after_its_letter_and_the_hosts_reaction(embedder):
+    """Round 8, read on lagoon's mailbag (one voice, so no speakers to cut by): a letter introduced as "This next
+    one comes from ...", the host's reaction to it ("Dave, this is such a classic pattern."), and an answer whose
+    ASR sentences share no linking word (and one of which holds "exactly") are one passage, not three."""
+    from podcast_assets.core.discourse import is_filler, is_intro_outro, is_reaction, leads_a_letter
+
+    assert leads_a_letter("This next one comes from Dave.") and leads_a_letter("Okay, a quick one from Priyanka.")
+    assert leads_a_letter("One more tendon question, from a tennis player, Marguerite.")
+    assert not leads_a_letter("Most of the load comes from the calf muscles.")
+    assert is_reaction("Dave, this is such a classic pattern.") and is_reaction("Oh, I have been there.")
+    assert not is_reaction("Honestly, it gets decided in the field.")  # an adverb, not a name
+    assert not is_reaction("Dave, tendons remodel over 12 months.")  # evidence: the answer itself
+    assert is_filler("Exactly.") and not is_filler(
+        "Think of it as milk that is partly predigested, since the microbes feed on exactly the sugar you cannot."
+    )
+    assert is_intro_outro("I'm Tom, I'm a physiotherapist, and this is a mailbag episode.")
+    assert not is_intro_outro("I'm sure, though, that the tendon adapts more slowly than the muscle.")
+    answer = [
+        "Your muscles adapt to training within weeks.",
+        "Tendons remodel much more slowly, because their collagen turns over slowly.",
+        "Think of a calf that got strong enough to pull on exactly the tissue that is still lagging.",
+        "The fix usually isn't to stop, it's to ramp up more gradually than your muscles tell you to.",
+    ]
+    extraction = extract_insights(
+        "ep",
+        _segments(
+            "Hello and welcome to Load Bearing, a show about sports injuries.",
+            "I'm Tom, and it's just me and your letters today.",
+            "Okay, back to the mailbag.",
+            "This next one comes from Dave.",
+            "He is fifty two and took up running last spring.",
+            "He writes, my legs feel great, but both my Achilles tendons are angry.",
+            "What gives?",
+            "Dave, this is such a classic pattern.",
+            *answer,
+            "Okay, switching gears to nutrition, because I promised.",
+            "This is from Leo, who does triathlons.",
+            "He asks whether kefir is safe when you are lactose intolerant.",
+        ),
+        embedder.encode,
+    )
+    texts = [insight.text for insight in extraction.insights]
+    assert len(texts) == 1 and all(sentence in texts[0] for sentence in answer), texts
+    assert "classic pattern" not in texts[0] and "Dave" not in texts[0], texts
