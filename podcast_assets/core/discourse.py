@@ -92,11 +92,12 @@ def is_premise_of(sentence: str, question: str) -> bool:
 
 # A listener's letter read out: "Next, from a runner named Obi.", "First one is from Jess.", "She writes, ..."
 _LETTER_LEAD = re.compile(
-    r"^((first|next|this|another|the (first|next|last)|our (first|next|last))( one| question| letter| email)?('s| is"
-    r"| comes)? from\b)|\b(from (a |an )?[\w-]+( [\w-]+)? named|(she|he|they) (writes|wrote|asks|asked)|writes,"
+    r"^((first|next|this|another|the (first|next|last)|our (first|next|last))('s| is| comes)? from\b)"
+    r"|\b(from (a |an )?[\w-]+( [\w-]+)? named|(she|he|they) (writes|wrote|asks|asked)|writes,"
     r"|wrote in (with|asking|to ask)|emailed (in|us) (with|to ask))\b"
+    # "This next one comes from Dave.", "Okay, a quick one from Priyanka.", "One more tendon question, from ..."
     r"|^((okay|ok|alright|all right|so|and|right),?\s+)?([\w-]+\s+){0,3}(one|question|letter|email|message|note"
-    r"|voicemail),?\s+((is|comes|came)\s+)?from\b",
+    r"|voicemail)('s)?,?\s+((is|comes|came)\s+)?from\b",
     re.IGNORECASE,
 )
 
